@@ -1,0 +1,208 @@
+"""The ledger's tables (SQLAlchemy 2) and the status vocabularies.
+
+Statuses are stored as their lowercase values (never enum member names) so SQL, reports and
+other tools can read the ledger directly.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class MessageStatus(str, enum.Enum):
+    PLANNED = "planned"
+    RENDERED = "rendered"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY_WAIT = "retry_wait"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+class BatchStatus(str, enum.Enum):
+    IMPORTED = "imported"
+    REFUSED = "refused"
+
+
+def _enum(kind: type[enum.Enum], name: str) -> sa.Enum:
+    return sa.Enum(
+        kind,
+        name=name,
+        values_callable=lambda members: [m.value for m in members],
+        native_enum=False,
+        validate_strings=True,
+        length=16,
+    )
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Batch(Base):
+    """One imported file, or the record of its refusal."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    source_name: Mapped[str] = mapped_column(sa.String(512))
+    file_sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    status: Mapped[BatchStatus] = mapped_column(_enum(BatchStatus, "batch_status"))
+    format: Mapped[str | None] = mapped_column(sa.String(16))
+    encoding: Mapped[str | None] = mapped_column(sa.String(32))
+    delimiter: Mapped[str | None] = mapped_column(sa.String(4))
+    suite_version: Mapped[str | None] = mapped_column(sa.String(16))
+    rows: Mapped[int] = mapped_column(sa.Integer, default=0)
+    valid: Mapped[int] = mapped_column(sa.Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(sa.Integer, default=0)
+    quarantine_file: Mapped[str | None] = mapped_column(sa.String(1024))
+    data_docs: Mapped[str | None] = mapped_column(sa.String(1024))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Candidate(Base):
+    """A person, keyed by the ATS candidate id; updated in place by later batches."""
+
+    __tablename__ = "candidates"
+
+    candidate_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), index=True)
+    first_name: Mapped[str] = mapped_column(sa.String(200))
+    last_name: Mapped[str] = mapped_column(sa.String(200))
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    country: Mapped[str | None] = mapped_column(sa.String(2))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    locale: Mapped[str | None] = mapped_column(sa.String(35))
+    first_batch_id: Mapped[str] = mapped_column(sa.ForeignKey("batches.id"))
+    last_batch_id: Mapped[str] = mapped_column(sa.ForeignKey("batches.id"))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Decision(Base):
+    """The hiring decision for one candidate and role, with what the messages need to say."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (sa.UniqueConstraint("candidate_id", "role", name="uq_decisions_candidate_role"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.candidate_id"))
+    batch_id: Mapped[str] = mapped_column(sa.ForeignKey("batches.id"), index=True)
+    source_line: Mapped[int] = mapped_column(sa.Integer)
+    role: Mapped[str] = mapped_column(sa.String(200))
+    decision: Mapped[str] = mapped_column(sa.String(8))
+    decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    offer_deadline: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    start_date: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    salary_min: Mapped[float | None] = mapped_column(sa.Float)
+    salary_max: Mapped[float | None] = mapped_column(sa.Float)
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    location: Mapped[str | None] = mapped_column(sa.String(200))
+    reasons: Mapped[str | None] = mapped_column(sa.Text)
+    interests: Mapped[str | None] = mapped_column(sa.Text)
+    recruiter_name: Mapped[str | None] = mapped_column(sa.String(200))
+    recruiter_email: Mapped[str | None] = mapped_column(sa.String(320))
+    recruiter_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    hiring_manager: Mapped[str | None] = mapped_column(sa.String(200))
+    company: Mapped[str | None] = mapped_column(sa.String(200))
+    meeting_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    meeting_location: Mapped[str | None] = mapped_column(sa.String(300))
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class CandidateChange(Base):
+    """What a later batch changed about a known candidate or decision (the upsert's audit trail)."""
+
+    __tablename__ = "candidate_changes"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(sa.ForeignKey("batches.id"), index=True)
+    candidate_id: Mapped[str] = mapped_column(sa.String(128), index=True)
+    field: Mapped[str] = mapped_column(sa.String(64))
+    old_value: Mapped[str | None] = mapped_column(sa.Text)
+    new_value: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Message(Base):
+    """Every message the system will ever send is a row here before it is sent."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    message_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    campaign: Mapped[str] = mapped_column(sa.String(200), index=True)
+    candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.candidate_id"), index=True)
+    decision_id: Mapped[int | None] = mapped_column(sa.ForeignKey("decisions.id"))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    step: Mapped[int] = mapped_column(sa.Integer, default=0)
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    variant: Mapped[str | None] = mapped_column(sa.String(32))
+    status: Mapped[MessageStatus] = mapped_column(
+        _enum(MessageStatus, "message_status"), default=MessageStatus.PLANNED, index=True
+    )
+    template: Mapped[str | None] = mapped_column(sa.String(256))
+    subject: Mapped[str | None] = mapped_column(sa.String(998))
+    text_body: Mapped[str | None] = mapped_column(sa.Text)
+    html_body: Mapped[str | None] = mapped_column(sa.Text)
+    scheduled_for: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Event(Base):
+    """A delivery or engagement event from SendGrid's Event Webhook, deduplicated by sg_event_id."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    sg_event_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    message_key: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(128))
+    event: Mapped[str] = mapped_column(sa.String(32))
+    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    machine_open: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Response(Base):
+    """A candidate's answer: an email reply, or a logged call or meeting outcome."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.candidate_id"), index=True)
+    message_key: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    outcome: Mapped[str] = mapped_column(sa.String(32))
+    body: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Suppression(Base):
+    """An address that must never be sent to again, and why."""
+
+    __tablename__ = "suppressions"
+
+    email: Mapped[str] = mapped_column(sa.String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.String(32))
+    source: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

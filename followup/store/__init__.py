@@ -1,0 +1,70 @@
+"""The ledger: opening it (migrations applied on first use) and all of its SQL, in this package."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _alembic_config(connection: sa.Connection):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    cfg = _alembic_config(None)  # type: ignore[arg-type]
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; a no-op when it is already there."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == _head_revision():
+        return
+    log.info("migrating the ledger from %s to the newest schema", current or "empty")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the webhook receiver read while a sender writes; NORMAL sync is safe under WAL.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+@functools.lru_cache(maxsize=8)
+def open_ledger(url: str) -> Engine:
+    """An engine on the ledger at `url`, migrated. Cached per URL so a process opens it once."""
+    url_obj = sa.make_url(url)
+    if url_obj.get_backend_name() == "sqlite" and url_obj.database not in (None, "", ":memory:"):
+        Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
+    if url_obj.get_backend_name() == "postgresql" and url_obj.drivername == "postgresql":
+        # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+        url_obj = url_obj.set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(url_obj, future=True)
+    if url_obj.get_backend_name() == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    migrate(engine)
+    return engine
