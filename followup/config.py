@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,8 +37,12 @@ class Settings(BaseSettings):
     )
     country: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("FOLLOWUP_COUNTRY"),
         description="Company default country (ISO 3166 alpha-2), used to read national phone numbers.",
+    )
+
+    timezone: str | None = Field(
+        default=None,
+        description="Company default IANA time zone, for rows without one.",
     )
 
     @field_validator("country")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 
@@ -54,9 +53,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-@functools.lru_cache(maxsize=8)
+_ENGINES: dict[str, Engine] = {}
+
+
 def open_ledger(url: str) -> Engine:
-    """An engine on the ledger at `url`, migrated. Cached per URL so a process opens it once."""
+    """An engine on the ledger at `url`, migrated. Kept per URL so a process migrates and pools once."""
+    if url in _ENGINES:
+        return _ENGINES[url]
     url_obj = sa.make_url(url)
     if url_obj.get_backend_name() == "sqlite" and url_obj.database not in (None, "", ":memory:"):
         Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
@@ -67,4 +70,11 @@ def open_ledger(url: str) -> Engine:
     if url_obj.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     migrate(engine)
+    _ENGINES[url] = engine
     return engine
+
+
+def close_ledgers() -> None:
+    """Release every pooled connection (tests dropping a scratch schema, a process shutting down)."""
+    while _ENGINES:
+        _ENGINES.popitem()[1].dispose()

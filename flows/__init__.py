@@ -1,0 +1,1 @@
+"""Prefect flows: the schedulable entry points."""

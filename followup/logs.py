@@ -1,0 +1,35 @@
+"""Logging for the command line: stderr only, candidate emails masked at INFO and above."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+)[A-Za-z0-9.-]*")
+
+
+def mask_email(text: str) -> str:
+    """'maria.lopez@example.com' -> 'm***@e***': enough to tell rows apart, not to contact anyone."""
+    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)[0]}***", text)
+
+
+class MaskEmails(logging.Filter):
+    """Candidate addresses appear in full only in DEBUG records, which a user turns on deliberately."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.INFO:
+            message = record.getMessage()
+            masked = mask_email(message)
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
+
+
+def configure(verbose: bool = False) -> None:
+    handler = logging.StreamHandler()  # stderr: stdout belongs to --json documents
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(MaskEmails())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("followup").setLevel(logging.DEBUG if verbose else logging.INFO)

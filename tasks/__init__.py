@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over followup/, one task per chunk of work, never per row."""
