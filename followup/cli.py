@@ -115,7 +115,12 @@ def _finish(summary: ImportSummary, as_json: bool, title: str) -> None:
 def import_command(
     file: Annotated[
         Path,
-        typer.Argument(help="The batch: a CSV (any common encoding and delimiter) or XLSX export from your ATS."),
+        typer.Argument(
+            help="The batch: a CSV (any common encoding and delimiter) or XLSX export from your ATS.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ],
     mapping: Annotated[
         Optional[Path],

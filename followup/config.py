@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         description="Company default IANA time zone, for rows without one.",
     )
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Paths we print and store must still work from another working directory.
+        return value.expanduser().resolve()
+
     @field_validator("country")
     @classmethod
     def _upper_country(cls, value: str | None) -> str | None:
@@ -54,7 +60,7 @@ class Settings(BaseSettings):
     def ledger_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'followup.db').resolve()}"
+        return f"sqlite:///{self.data_dir / 'followup.db'}"
 
     @property
     def quarantine_dir(self) -> Path:

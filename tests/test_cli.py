@@ -1,0 +1,151 @@
+"""The command line as a recruiter and a schedule use it: exit codes, --json, files, refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from followup.cli import app
+from followup.store import open_ledger
+
+HEADER = ["Candidate ID", "Email Address", "First Name", "Last Name", "Job Title", "Decision", "Channel", "Phone"]
+GOOD = [
+    ["C-1", "ana@Example.COM", "Ana", "Silva", "Data Engineer", "offer", "email", ""],
+    ["C-2", "bo@example.com", "Bo", "Nilsson", "Analyst", "reject", "voicemail", "+46 70 123 45 67"],
+    ["C-3", "cy@example.com", "Cy", "Okafor", "Designer", "offer", "in_person", ""],
+    ["C-4", "di@example.com", "Di", "Chen", "Designer", "reject", "email", ""],
+    ["C-5", "ed@example.com", "Ed", "Moreau", "Analyst", "offer", "email", ""],
+]
+BAD_EMAIL = ["C-6", "not-an-address", "Fay", "Ito", "Analyst", "offer", "email", ""]
+
+runner = CliRunner()
+
+
+def write(path: Path, rows, header=HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def invoke(args, tmp_path: Path, ledger_url: str | None = None):
+    env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data")}
+    if ledger_url:
+        env["FOLLOWUP_DATABASE_URL"] = ledger_url
+    return runner.invoke(app, args, env=env, catch_exceptions=False)
+
+
+def count(ledger_url: str, table: str) -> int:
+    with open_ledger(ledger_url).connect() as conn:
+        return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def test_help_explains_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo", "import"):
+        assert command in result.stdout
+    result = runner.invoke(app, ["import", "--help"])
+    assert "--mapping" in result.stdout and "Exit codes" in result.stdout
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_import_json_reports_the_batch_and_quarantines_the_bad_row(tmp_path, ledger_url):
+    batch = write(tmp_path / "round.csv", [*GOOD, BAD_EMAIL])
+    result = invoke(["import", str(batch), "--json"], tmp_path, ledger_url)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)  # stdout holds only the JSON document
+    assert list(summary)[:7] == ["batch_id", "status", "rows", "valid", "quarantined", "quarantine_file", "data_docs"]
+    assert (summary["status"], summary["rows"], summary["valid"], summary["quarantined"]) == ("imported", 6, 5, 1)
+    with open(summary["quarantine_file"], encoding="utf-8", newline="") as handle:
+        quarantined = list(csv.DictReader(handle))
+    assert [(q["line"], q["candidate_id"]) for q in quarantined] == [("7", "C-6")]
+    assert "email" in quarantined[0]["columns"] and "not-an-address" in quarantined[0]["reason"]
+    assert quarantined[0]["Email Address"] == "not-an-address"  # original cells under the file's headers
+    assert Path(summary["data_docs"]).is_file()
+    assert count(ledger_url, "candidates") == 5
+    with open_ledger(ledger_url).connect() as conn:
+        email, phone = conn.execute(
+            sa.text("SELECT c.email, p.phone FROM candidates c, candidates p WHERE c.candidate_id = 'C-1' AND p.candidate_id = 'C-2'")
+        ).one()
+    assert (email, phone) == ("ana@example.com", "+46701234567")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_importing_the_same_file_twice_adds_nothing(tmp_path, ledger_url):
+    batch = write(tmp_path / "round.csv", GOOD)
+    first = json.loads(invoke(["import", str(batch), "--json"], tmp_path, ledger_url).stdout)
+    again = invoke(["import", str(batch), "--json"], tmp_path, ledger_url)
+    assert again.exit_code == 0
+    second = json.loads(again.stdout)
+    assert second["status"] == "already_imported" and second["batch_id"] == first["batch_id"]
+    assert count(ledger_url, "batches") == 1
+    assert count(ledger_url, "candidates") == 5
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_missing_required_columns_refuse_the_batch_and_say_how_to_fix_it(tmp_path):
+    batch = write(tmp_path / "odd.csv", [["C-1", "ana@example.com", "Ana"]], header=["Ref", "Mail", "Given"])
+    result = invoke(["import", str(batch)], tmp_path)
+    assert result.exit_code == 2
+    assert "decision" in result.stderr and "--mapping" in result.stderr and "Mail" in result.stderr
+    ledger = f"sqlite:///{tmp_path / 'data' / 'followup.db'}"
+    assert count(ledger, "candidates") == 0
+    with open_ledger(ledger).connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM batches")).scalars().all() == ["refused"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_mapping_file_names_the_columns_an_export_calls_differently(tmp_path):
+    header = ["Ref", "Mail", "Given", "Family", "Req", "Outcome"]
+    batch = write(tmp_path / "odd.csv", [r[:6] for r in GOOD], header=header)
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(
+        json.dumps({"Ref": "candidate_id", "Mail": "email", "Given": "first_name", "Family": "last_name",
+                    "Req": "role", "Outcome": "decision"}),
+        encoding="utf-8",
+    )  # fmt: skip
+    result = invoke(["import", str(batch), "--mapping", str(mapping), "--json"], tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["valid"] == 5
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_too_many_bad_rows_refuse_the_whole_batch(tmp_path):
+    bad = [[f"C-9{i}", "broken", "X", "Y", "Analyst", "maybe", "email", ""] for i in range(3)]
+    batch = write(tmp_path / "messy.csv", [*GOOD, *bad])  # 3 of 8 bad: 37.5% > 20%
+    result = invoke(["import", str(batch), "--json"], tmp_path)
+    assert result.exit_code == 2
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "refused" and summary["quarantined"] == 3
+    assert "20%" in result.stderr
+    assert count(f"sqlite:///{tmp_path / 'data' / 'followup.db'}", "candidates") == 0
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_unreadable_file_is_refused_with_exit_code_2(tmp_path):
+    legacy = tmp_path / "export.xls"
+    legacy.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 512)
+    result = invoke(["import", str(legacy)], tmp_path)
+    assert result.exit_code == 2
+    assert "xlsx" in result.stderr.lower()
+    missing = invoke(["import", str(tmp_path / "nope.csv")], tmp_path)
+    assert missing.exit_code == 2 and "nope.csv" in missing.stderr
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_demo_runs_on_the_embedded_sample_in_its_own_folder(tmp_path):
+    result = invoke(["demo", "--json"], tmp_path)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "imported" and summary["valid"] > 0 and summary["quarantined"] > 0
+    assert Path(summary["quarantine_file"]).parent == tmp_path / "data" / "demo" / "quarantine"
+    # A second demo starts from a clean slate instead of reporting "already imported".
+    again = json.loads(invoke(["demo", "--json"], tmp_path).stdout)
+    assert again["status"] == "imported"

@@ -1,0 +1,47 @@
+"""Settings from the environment or a file, and what the logs may say about candidates."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from pydantic import ValidationError
+
+from followup.config import load_settings
+from followup.logs import MaskEmails, mask_email
+
+
+def test_defaults_run_with_no_keys_or_servers(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("FOLLOWUP_DATA_DIR", "FOLLOWUP_DATABASE_URL", "FOLLOWUP_MAX_BAD_SHARE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.ledger_url == f"sqlite:///{tmp_path / 'data' / 'followup.db'}"
+    assert settings.max_bad_share == 0.20
+    assert settings.quarantine_dir == tmp_path / "data" / "quarantine"
+
+
+def test_a_settings_file_is_read_and_the_environment_wins(monkeypatch, tmp_path):
+    path = tmp_path / "followup.env"
+    path.write_text("FOLLOWUP_MAX_BAD_SHARE=0.05\nFOLLOWUP_COUNTRY=gb\nFOLLOWUP_DATA_DIR=/srv/followup\n", encoding="utf-8")
+    monkeypatch.setenv("FOLLOWUP_DATA_DIR", str(tmp_path))
+    settings = load_settings(path)
+    assert settings.max_bad_share == 0.05
+    assert settings.country == "GB"
+    assert settings.data_dir == tmp_path
+
+
+def test_an_impossible_share_is_refused(monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_MAX_BAD_SHARE", "1.5")
+    with pytest.raises(ValidationError, match="max_bad_share"):
+        load_settings()
+
+
+def test_emails_are_masked_at_info_and_kept_at_debug():
+    assert mask_email("sent to maria.lopez@example.com and bo@x.org") == "sent to m***@e*** and b***@x***"
+    info = logging.LogRecord("followup", logging.INFO, __file__, 1, "offer to %s", ("maria.lopez@example.com",), None)
+    debug = logging.LogRecord("followup", logging.DEBUG, __file__, 1, "offer to %s", ("maria.lopez@example.com",), None)
+    MaskEmails().filter(info)
+    MaskEmails().filter(debug)
+    assert info.getMessage() == "offer to m***@e***"
+    assert debug.getMessage() == "offer to maria.lopez@example.com"
