@@ -1,0 +1,274 @@
+"""The template context: ledger rows in, plain values out.
+
+Every optional field is present (None, or an empty list) so StrictUndefined still catches a
+real typo while templates spell out their fallbacks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Without an offer_deadline the offer still names a date: a week is long enough to decide
+# and short enough to keep the momentum the follow-up exists for.
+DEFAULT_REPLY_DAYS = 7
+
+_TEXT_FIELDS = (
+    "candidate_id",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "timezone",
+    "country",
+    "locale",
+    "role",
+    "decision",
+    "currency",
+    "location",
+    "recruiter_name",
+    "recruiter_email",
+    "recruiter_phone",
+    "hiring_manager",
+    "company",
+    "meeting_location",
+    "notes",
+)
+
+
+_ABSENT = object()
+
+
+def _missing(value: Any) -> bool:
+    # NaN and NaT are the only values unequal to themselves: pandas' blanks.
+    return value is None or value != value
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value.__class__ is not str:  # numbers, NaN from pandas; strings are the common case
+        if value != value:
+            return None
+        value = str(value)
+    return value.strip() or None
+
+
+def _moment(value: Any) -> datetime | None:
+    """An aware datetime; the ledger (SQLite) may hand back naive ones, which are UTC."""
+    if _missing(value) or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip())
+    elif not isinstance(value, datetime) and isinstance(value, date):
+        value = datetime.combine(value, time(0))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _day(value: Any) -> date | None:
+    """A calendar date as stored: date-only columns arrive as midnight UTC, and shifting them
+    into a western time zone would move a start date to the day before."""
+    moment = _moment(value)
+    return None if moment is None else moment.date()
+
+
+def _local_day(moment: datetime, zone: str | None) -> date:
+    try:
+        return moment.astimezone(ZoneInfo(zone or "UTC")).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return moment.date()
+
+
+def _deadline_day(value: Any, zone: str | None) -> date | None:
+    """A deadline given as a date stays that date; one with a time of day is the date it
+    falls on where the candidate lives."""
+    moment = _moment(value)
+    if moment is None:
+        return None
+    if moment.timetz().replace(tzinfo=None) == time(0):
+        return moment.date()
+    return _local_day(moment, zone)
+
+
+def _amount(value: Any) -> int | float | None:
+    if _missing(value) or value == "":
+        return None
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _items(value: Any) -> list[str]:
+    text = _text(value)
+    if text is None:
+        return []
+    return [item.strip() for item in text.split(";") if item.strip()]
+
+
+def candidate_context(
+    candidate: Mapping,
+    decision: Mapping,
+    *,
+    now: datetime,
+    message_key: str | None = None,
+    step: int = 0,
+) -> dict:
+    """Build a template context from a Candidate row and its Decision row (or one joined row)."""
+    ctx: dict[str, Any] = {}
+    for field in _TEXT_FIELDS:
+        value = candidate.get(field, _ABSENT)
+        ctx[field] = _text(decision.get(field) if value is _ABSENT else value)
+    now_aware = _moment(now)
+    if now_aware is None:
+        raise ValueError("now is required")
+    ctx["currency"] = ctx["currency"].upper() if ctx["currency"] else None
+    ctx["country"] = ctx["country"].upper() if ctx["country"] else None
+    ctx["decision"] = ctx["decision"].lower() if ctx["decision"] else None
+    ctx["full_name"] = " ".join(f"{ctx['first_name'] or ''} {ctx['last_name'] or ''}".split()) or None
+    ctx["reasons"] = _items(decision.get("reasons"))
+    ctx["interests"] = _items(decision.get("interests"))
+    ctx["salary_min"] = _amount(decision.get("salary_min"))
+    ctx["salary_max"] = _amount(decision.get("salary_max"))
+    ctx["decided_at"] = _moment(decision.get("decided_at"))
+    ctx["meeting_at"] = _moment(decision.get("meeting_at"))
+    ctx["start_date"] = _day(decision.get("start_date"))
+    ctx["offer_deadline"] = _deadline_day(decision.get("offer_deadline"), ctx["timezone"])
+    ctx["reply_by"] = ctx["offer_deadline"] or _local_day(
+        now_aware + timedelta(days=DEFAULT_REPLY_DAYS), ctx["timezone"]
+    )
+    ctx["message_key"] = message_key
+    ctx["step"] = int(step)
+    ctx["now"] = now_aware
+    return ctx
+
+
+def assign_variant(campaign: str, candidate_id: str, variants: Sequence[str]) -> str:
+    """The same candidate in the same campaign always gets the same variant, on any machine
+    and in any run (a hash, not Python's salted hash() or a random draw)."""
+    if not variants:
+        raise ValueError("no variants to choose from")
+    digest = hashlib.sha256(f"{campaign}\x1f{candidate_id}".encode("utf-8")).digest()
+    return variants[int.from_bytes(digest[:8], "big") % len(variants)]
+
+
+def unsubscribe_token(message_key: str) -> str:
+    """The opaque token in the unsubscribe link: it names the message, not the person, so the
+    link carries no personal data and is as unguessable as the message key."""
+    return base64.urlsafe_b64encode(message_key.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def message_key_from_unsubscribe_token(token: str) -> str | None:
+    """The message key an unsubscribe link was made for; None for a mangled token."""
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8") or None
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+SAMPLE_NOW = datetime(2024, 3, 11, 9, 0, tzinfo=timezone.utc)
+
+_SAMPLE_ROWS: tuple[dict[str, Any], ...] = (
+    {  # an offer with every field filled in
+        "candidate_id": "sample-offer-full",
+        "email": "priya.raman@example.com",
+        "first_name": "Priya",
+        "last_name": "Raman",
+        "phone": "+1 212 555 0187",
+        "timezone": "America/New_York",
+        "country": "US",
+        "locale": "en_US",
+        "role": "Senior Data Engineer",
+        "decision": "offer",
+        "decided_at": datetime(2024, 3, 8, 16, 0),
+        "offer_deadline": datetime(2024, 3, 22),
+        "start_date": datetime(2024, 4, 15),
+        "salary_min": 145000,
+        "salary_max": 165000,
+        "currency": "USD",
+        "location": "New York (hybrid)",
+        "reasons": "the way you redesigned the ingestion pipeline in the take-home;"
+        "clear, calm explanations to the panel",
+        "interests": "mentoring junior engineers; owning a platform end to end",
+        "recruiter_name": "Dana Whitfield",
+        "recruiter_email": "dana.whitfield@northwind.example",
+        "recruiter_phone": "+1 212 555 0142",
+        "hiring_manager": "Luis Ortega",
+        "company": "Northwind Analytics",
+        "meeting_at": datetime(2024, 3, 14, 15, 30),
+        "meeting_location": "Northwind Analytics, 120 Hudson St, 5th floor, New York",
+        "notes": "internal: counter-offer likely",
+    },
+    {  # an offer with only the required fields
+        "candidate_id": "sample-offer-minimal",
+        "email": "sam.lee@example.com",
+        "first_name": "Sam",
+        "last_name": "Lee",
+        "phone": "+44 20 7946 0958",
+        "role": "Support Engineer",
+        "decision": "offer",
+    },
+    {  # a rejection in another locale, with feedback
+        "candidate_id": "sample-reject-full",
+        "email": "jonas.becker@example.de",
+        "first_name": "Jonas",
+        "last_name": "Becker",
+        "phone": "+49 30 1234567",
+        "timezone": "Europe/Berlin",
+        "country": "DE",
+        "locale": "de_DE",
+        "role": "Product Designer",
+        "decision": "reject",
+        "salary_min": 62000,
+        "salary_max": 70000,
+        "currency": "EUR",
+        "reasons": "a portfolio case study with measured outcomes would have helped;"
+        "the system-design exercise ran out of time",
+        "interests": "design systems",
+        "recruiter_name": "Mara Vogel",
+        "recruiter_email": "mara.vogel@northwind.example",
+        "recruiter_phone": "+49 30 9876543",
+        "company": "Northwind Analytics",
+        "meeting_location": "Northwind Analytics, Torstrasse 1, Berlin",
+    },
+    {  # a rejection with only the required fields
+        "candidate_id": "sample-reject-minimal",
+        "email": "alex.kim@example.com",
+        "first_name": "Alex",
+        "last_name": "Kim",
+        "phone": "+1 415 555 0199",
+        "role": "QA Analyst",
+        "decision": "reject",
+    },
+    {  # hostile values: they must come out literally, never evaluated, escaped in HTML
+        "candidate_id": "sample-hostile",
+        "email": "eve@example.com",
+        "first_name": "{{ 7*7 }}",
+        "last_name": "<script>alert(1)</script>",
+        "phone": "+1 646 555 0110",
+        "timezone": "Asia/Kolkata",
+        "locale": "en_IN",
+        "role": 'R&D <Lead> "Ops"',
+        "decision": "offer",
+        "salary_min": 2400000,
+        "currency": "INR",
+        "reasons": "{% raw %}x{% endraw %};\tknows <b>bold</b> & 'quotes'\nand newlines",
+        "interests": "{{ config }}",
+        "recruiter_name": 'Ro\'b "Bob" <b>',
+        "company": "Smith & <Sons>",
+        "meeting_location": "<img src=x onerror=alert(1)>",
+    },
+)
+
+
+def sample_contexts() -> list[dict]:
+    """Sample candidates for linting: offer and rejection, full and minimal, hostile values."""
+    return [
+        candidate_context(row, row, now=SAMPLE_NOW, message_key=f"sample-key-{number}")
+        for number, row in enumerate(_SAMPLE_ROWS, start=1)
+    ]

@@ -1,0 +1,73 @@
+"""Rendering a chunk of planned messages into ledger updates: pure, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from .channels import Renderer
+from .context import assign_variant, candidate_context
+from .message import RenderError
+
+
+def render_chunk(
+    renderer: Renderer,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime | None = None,
+) -> tuple[list[dict], list[dict]]:
+    """Render planned messages; one bad row never stops the others.
+
+    Each row is a planned `messages` row joined with its candidate and decision: the message
+    columns id, message_key, campaign, candidate_id, kind, step, channel, variant (None: assign
+    one now) and scheduled_for, plus the Candidate and Decision columns under their own names
+    (where names clash, the message's channel and id win). The text speaks from the moment the
+    message is due (scheduled_for), else from `now` (default: the real time), so "reply within
+    a week" and the default meeting slot count from when the candidate reads it.
+
+    Returns (rendered, failed): rendered rows carry the ledger columns to update (status
+    'rendered', template, variant, subject, text_body, html_body); failed rows carry status
+    'failed' and last_error, the reason naming template, line and variable.
+    """
+    fallback_now = now or datetime.now(timezone.utc)
+    rendered: list[dict] = []
+    failed: list[dict] = []
+    for row in rows:
+        kind, channel = row["kind"], row["channel"]
+        variant = row.get("variant")
+        try:
+            if not variant:
+                variant = assign_variant(row["campaign"], row["candidate_id"], renderer.variants(kind))
+            context = candidate_context(
+                row,
+                row,
+                now=row.get("scheduled_for") or fallback_now,
+                message_key=row.get("message_key"),
+                step=row.get("step") or 0,
+            )
+            message = renderer.render(kind, channel, context, variant=variant)
+        except (RenderError, ValueError) as exc:
+            failed.append(
+                {
+                    "id": row.get("id"),
+                    "message_key": row.get("message_key"),
+                    "status": "failed",
+                    "variant": variant or None,
+                    "last_error": str(exc),
+                }
+            )
+            continue
+        rendered.append(
+            {
+                "id": row.get("id"),
+                "message_key": row.get("message_key"),
+                "status": "rendered",
+                "variant": message.variant,
+                "template": message.template,
+                "subject": message.subject,
+                "text_body": message.text if message.script is None else message.script,
+                "html_body": message.html,
+            }
+        )
+    return rendered, failed
