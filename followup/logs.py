@@ -33,3 +33,5 @@ def configure(verbose: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("followup").setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Great Expectations sets its own loggers to INFO and narrates temporary directories.
+    logging.getLogger("great_expectations").setLevel(logging.DEBUG if verbose else logging.WARNING)
