@@ -1,0 +1,111 @@
+"""The render stage against the ledger, and the preview / templates commands a recruiter uses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from followup import importing, validation
+from followup.cli import app
+from followup.models import Message
+from followup.samples import ensure_sample
+from followup.store import open_ledger
+from followup.store.batches import BatchRecord, store_batch
+from followup.store.messages import planned_ids
+from tasks.rendering import render_messages
+
+runner = CliRunner()
+
+
+def import_sample(url: str, data_dir) -> list[dict]:
+    """The demo's sample, validated and stored without Prefect: a realistic ledger."""
+    raw = importing.read_batch(ensure_sample(data_dir))
+    checked = validation.validate_batch(raw, batch_id="b1", docs_dir=None)
+    store_batch(open_ledger(url), BatchRecord(id="b1", source_name="sample", file_sha256="0" * 64), checked.valid)
+    with open_ledger(url).connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.text(
+            "SELECT d.id AS decision_id, d.candidate_id, d.decision, c.channel "
+            "FROM decisions d JOIN candidates c USING (candidate_id) ORDER BY d.candidate_id"
+        ))]  # fmt: skip
+
+
+def plan(url: str, decisions: list[dict], kind_for=None) -> None:
+    kind_for = kind_for or (lambda d: "offer" if d["decision"] == "offer" else "rejection")
+    rows = [
+        {"message_key": f"k-{d['candidate_id']}", "campaign": "nov", "candidate_id": d["candidate_id"],
+         "decision_id": d["decision_id"], "kind": kind_for(d), "step": 0, "channel": d["channel"]}
+        for d in decisions
+    ]  # fmt: skip
+    with open_ledger(url).begin() as conn:
+        conn.execute(sa.insert(Message), rows)
+
+
+def statuses(url: str) -> dict[str, tuple]:
+    with open_ledger(url).connect() as conn:
+        rows = conn.execute(sa.text("SELECT candidate_id, status, variant, template, subject, text_body, last_error FROM messages"))
+        return {r.candidate_id: r for r in rows}
+
+
+def test_planned_messages_render_into_the_ledger_in_chunks(ledger_url, tmp_path):
+    decisions = import_sample(ledger_url, tmp_path)
+    plan(ledger_url, decisions)
+    ids = planned_ids(open_ledger(ledger_url), campaign="nov")
+    counts = [render_messages.fn(ledger_url, chunk) for chunk in (ids[:20], ids[20:])]
+    assert sum(c["rendered"] for c in counts) == len(decisions)
+    rows = statuses(ledger_url)
+    offer = next(d for d in decisions if d["decision"] == "offer" and d["channel"] == "email")
+    row = rows[offer["candidate_id"]]
+    assert row.status == "rendered" and row.variant == "a" and row.template == "offer/email.html.j2"
+    assert "offer" in row.subject.lower() and row.text_body
+    voicemail = next(d for d in decisions if d["channel"] == "voicemail")
+    assert rows[voicemail["candidate_id"]].template.endswith("voicemail.txt.j2")
+    # A retry of a chunk already done changes nothing.
+    assert render_messages.fn(ledger_url, ids[:20]) == {"rendered": 0, "failed": 0}
+
+
+def test_a_message_that_cannot_render_fails_alone_with_the_reason(ledger_url, tmp_path):
+    decisions = import_sample(ledger_url, tmp_path)[:6]
+    broken = tmp_path / "templates"
+    (broken / "rejection").mkdir(parents=True)
+    (broken / "rejection" / "email.subject.j2").write_text("About {{ rol }}\n", encoding="utf-8")
+    plan(ledger_url, decisions)
+    result = render_messages.fn(ledger_url, planned_ids(open_ledger(ledger_url)), broken)
+    rejected_by_email = [d for d in decisions if d["decision"] == "reject" and d["channel"] == "email"]
+    assert result["failed"] == len(rejected_by_email) > 0
+    row = statuses(ledger_url)[rejected_by_email[0]["candidate_id"]]
+    assert row.status == "failed"
+    assert "rol" in row.last_error and "rejection/email.subject.j2" in row.last_error
+
+
+def test_preview_shows_the_message_as_json_and_refuses_crossed_kinds(tmp_path):
+    url = f"sqlite:///{tmp_path / 'data' / 'followup.db'}"
+    decisions = import_sample(url, tmp_path)
+    env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data")}
+    offer = next(d for d in decisions if d["decision"] == "offer")
+    result = runner.invoke(app, ["preview", "--candidate", offer["candidate_id"], "--kind", "offer",
+                                 "--channel", "voicemail", "--json"], env=env)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["channel"] == "voicemail" and shown["script"] and len(shown["script"].split()) <= 75
+    html_file = tmp_path / "offer.html"
+    result = runner.invoke(app, ["preview", "--candidate", offer["candidate_id"], "--kind", "offer",
+                                 "--channel", "email", "--html", str(html_file)], env=env)  # fmt: skip
+    assert result.exit_code == 0 and html_file.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    crossed = runner.invoke(app, ["preview", "--candidate", offer["candidate_id"], "--kind", "rejection"], env=env)
+    assert crossed.exit_code == 2 and "offer" in crossed.stderr
+    unknown = runner.invoke(app, ["preview", "--candidate", "C-nobody", "--kind", "offer"], env=env)
+    assert unknown.exit_code == 2 and "C-nobody" in unknown.stderr
+
+
+def test_templates_check_passes_ours_and_reports_a_template_reaching_python_internals(tmp_path):
+    assert runner.invoke(app, ["templates", "check"]).exit_code == 0
+    hostile = tmp_path / "mine"
+    (hostile / "offer").mkdir(parents=True)
+    (hostile / "offer" / "email.subject.j2").write_text("{{ ''.__class__.__mro__ }}\n", encoding="utf-8")
+    result = runner.invoke(app, ["templates", "check", "--templates", str(hostile), "--json"])
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)
+    assert any(p["template"] == "offer/email.subject.j2" for p in problems)
