@@ -29,9 +29,11 @@ def configure(verbose: bool = False) -> None:
     handler = logging.StreamHandler()  # stderr: stdout belongs to --json documents
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskEmails())
+    if not verbose:
+        # Great Expectations resets one of its loggers to INFO when imported and narrates
+        # temporary directories there; only its warnings concern a recruiter.
+        handler.addFilter(lambda r: r.levelno >= logging.WARNING or not r.name.startswith("great_expectations"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("followup").setLevel(logging.DEBUG if verbose else logging.INFO)
-    # Great Expectations sets its own loggers to INFO and narrates temporary directories.
-    logging.getLogger("great_expectations").setLevel(logging.DEBUG if verbose else logging.WARNING)

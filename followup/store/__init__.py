@@ -38,7 +38,10 @@ def migrate(engine: Engine) -> None:
         current = MigrationContext.configure(conn).get_current_revision()
     if current == _head_revision():
         return
-    log.info("migrating the ledger from %s to the newest schema", current or "empty")
+    if current is None:
+        log.debug("creating the ledger's tables")
+    else:
+        log.info("migrating the ledger's schema from revision %s to the newest", current)
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "head")
 

@@ -1,0 +1,215 @@
+"""What the sandbox answers: SendGrid's POST /v3/mail/send, and pages to look at what it accepted.
+
+Pure request -> response logic, independent of the HTTP server that carries it, so every rule
+(auth, rate-limit bursts, injected errors, size, schema, limits, sandbox mode) is in one place.
+Everything it keeps lives in memory, for the life of the process.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from followup.sandbox.validation import limit_problems, load_validator, problem, schema_problems
+
+MAX_BODY_BYTES = 30 * 1024 * 1024  # SendGrid: the whole request must stay under 30 MB
+OUTBOX_PAGE_SIZE = 500  # the HTML outbox shows the newest messages; /sandbox/messages has them all
+
+_JSON = ("Content-Type", "application/json")
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    api_key: str = "SG.sandbox"  # the Bearer key it accepts
+    latency_ms: float = 0.0  # added to every /v3/mail/send answer
+    error_rate: float = 0.0  # share of requests answered 500 or 503 (seeded)
+    burst_429_every: int = 0  # every Nth request starts a burst of 429s ...
+    burst_429_length: int = 0  # ... this many requests long
+    validate_share: float = 1.0  # share of bodies validated against the schema (limits are always checked)
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    delay: float = 0.0  # seconds to hold the answer back, without blocking anyone else
+
+
+def _errors(status: int, *problems: dict, headers: list[tuple[str, str]] | None = None) -> Response:
+    """SendGrid's error shape: {"errors": [{"message", "field", "help"}]}."""
+    body = json.dumps({"errors": list(problems)}).encode()
+    return Response(status, [_JSON, *(headers or [])], body)
+
+
+def new_message_id() -> str:
+    """22 characters of URL-safe base64 over 16 random bytes, the shape of SendGrid's X-Message-Id."""
+    return base64.urlsafe_b64encode(os.urandom(16))[:22].decode()
+
+
+class SandboxApp:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self._rng = random.Random(config.seed)
+        self._delay = config.latency_ms / 1000.0
+        self._bearer = f"Bearer {config.api_key}"
+        self._sends = 0
+        self._accepted: list[tuple[str, float, bytes]] = []  # (x_message_id, unix time received, raw JSON body)
+        self._answers: Counter[int] = Counter()
+        self.connections = 0  # TCP connections accepted: shows whether clients reuse them
+        if config.validate_share > 0:
+            load_validator()
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes | None) -> Response:
+        """`headers` have lower-case names; `body` is None when it was over MAX_BODY_BYTES and discarded."""
+        path = target.split("?", 1)[0]
+        route = _ROUTES.get(path)
+        if route is None:
+            return _errors(404, problem(f"{path} is not an endpoint of this sandbox."))
+        allowed, handler = route
+        if method != allowed:
+            return _errors(405, problem(f"{path} accepts {allowed} only."), headers=[("Allow", allowed)])
+        return handler(self, headers, body)
+
+    def mail_send(self, headers: dict[str, str], body: bytes | None) -> Response:
+        response = self._mail_send(headers, body)
+        response.delay = self._delay
+        self._answers[response.status] += 1
+        return response
+
+    def _mail_send(self, headers: dict[str, str], body: bytes | None) -> Response:
+        authorization = headers.get("authorization")
+        if authorization is None:
+            return _errors(401, problem("authorization required"))
+        if authorization != self._bearer:
+            return _errors(401, problem("The provided authorization grant is invalid, expired, or revoked"))
+
+        self._sends += 1
+        every, length = self.config.burst_429_every, self.config.burst_429_length
+        if every > 0 and length > 0 and self._sends >= every and self._sends % every < length:
+            now = time.time()
+            return _errors(
+                429,
+                problem("too many requests"),
+                headers=[
+                    ("X-RateLimit-Limit", str(every)),
+                    ("X-RateLimit-Remaining", "0"),
+                    # A real unix time one to two seconds ahead, as SendGrid's window reset would be.
+                    ("X-RateLimit-Reset", str(math.ceil(now) + 1)),
+                ],
+            )
+        if self.config.error_rate > 0 and self._rng.random() < self.config.error_rate:
+            status = self._rng.choice((500, 503))
+            return _errors(status, problem("internal server error" if status == 500 else "service unavailable"))
+
+        if body is None:
+            return _errors(413, problem("The JSON payload you have included in your request is too large."))
+        try:
+            message = json.loads(body)
+        except ValueError:
+            return _errors(400, problem("Bad Request: the body is not valid JSON."))
+        if not isinstance(message, dict):
+            return _errors(400, problem("Bad Request: the body must be a JSON object."))
+
+        problems = limit_problems(message)
+        share = self.config.validate_share
+        if share >= 1.0 or (share > 0 and self._rng.random() < share):
+            problems += schema_problems(message)
+        if problems:
+            return _errors(400, *problems)
+
+        settings = message.get("mail_settings")
+        sandbox_mode = settings.get("sandbox_mode") if isinstance(settings, dict) else None
+        if isinstance(sandbox_mode, dict) and sandbox_mode.get("enable") is True:
+            return Response(200)  # SendGrid checks the body, answers 200 and delivers nothing
+
+        message_id = new_message_id()
+        self._accepted.append((message_id, time.time(), body))
+        return Response(202, [("X-Message-Id", message_id)])
+
+    def messages_json(self, headers: dict[str, str], body: bytes | None) -> Response:
+        # Stored bodies are already valid JSON: splice them in rather than parse and re-serialise.
+        items = [
+            b'{"x_message_id":"%s","received_at":"%s","body":%s}' % (mid.encode(), _iso(at).encode(), raw)
+            for mid, at, raw in self._accepted
+        ]
+        return Response(200, [_JSON], b"[" + b",".join(items) + b"]")
+
+    def stats_json(self, headers: dict[str, str], body: bytes | None) -> Response:
+        stats = {
+            "accepted": len(self._accepted),
+            "mail_send_requests": sum(self._answers.values()),
+            "connections": self.connections,
+            "answers": {str(status): count for status, count in sorted(self._answers.items())},
+        }
+        return Response(200, [_JSON], json.dumps(stats).encode())
+
+    def outbox_html(self, headers: dict[str, str], body: bytes | None) -> Response:
+        newest = self._accepted[-OUTBOX_PAGE_SIZE:][::-1]
+        rows = "\n".join(_outbox_row(mid, _iso(at), json.loads(raw)) for mid, at, raw in newest)
+        total = len(self._accepted)
+        shown = f"the newest {len(newest)} of {total}" if total > len(newest) else f"{total}"
+        page = _OUTBOX_PAGE.format(shown=shown, rows=rows)
+        return Response(200, [("Content-Type", "text/html; charset=utf-8")], page.encode("utf-8"))
+
+
+_ROUTES = {
+    "/v3/mail/send": ("POST", SandboxApp.mail_send),
+    "/sandbox/messages": ("GET", SandboxApp.messages_json),
+    "/sandbox/stats": ("GET", SandboxApp.stats_json),
+    "/sandbox/outbox": ("GET", SandboxApp.outbox_html),
+}
+
+_OUTBOX_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox outbox</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}}
+td.text{{max-width:40em;white-space:pre-wrap}}</style></head>
+<body><h1>Sandbox outbox</h1><p>Accepted messages, newest first: {shown}.</p>
+<table><thead><tr><th>Received (UTC)</th><th>X-Message-Id</th><th>From</th><th>To</th><th>Subject</th>
+<th>Categories</th><th>custom_args</th><th>Text</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table></body></html>
+"""
+
+
+def _iso(unix_time: float) -> str:
+    return datetime.fromtimestamp(unix_time, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _outbox_row(message_id: str, received_at: str, message: dict[str, Any]) -> str:
+    """One row; every value is escaped, since bodies come from whoever posts them."""
+    personalizations = [p for p in message.get("personalizations") or [] if isinstance(p, dict)]
+    recipients = [r for p in personalizations for r in p.get("to") or [] if isinstance(r, dict)]
+    subject = next((p["subject"] for p in personalizations if "subject" in p), message.get("subject"))
+    contents = [c for c in message.get("content") or [] if isinstance(c, dict)]
+    text = next((c.get("value") for c in contents if c.get("type") == "text/plain"), "")
+    cells = [
+        received_at,
+        message_id,
+        _address(message.get("from")),
+        ", ".join(_address(r) for r in recipients),
+        subject or "",
+        ", ".join(map(str, message.get("categories") or [])),
+        json.dumps(message.get("custom_args") or {}, ensure_ascii=False),
+    ]
+    escaped = "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells)
+    return f'<tr>{escaped}<td class="text">{html.escape(str(text)[:300])}</td></tr>'
+
+
+def _address(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    name, email = value.get("name"), value.get("email", "")
+    return f"{name} <{email}>" if name else str(email)

@@ -1,0 +1,39 @@
+"""Delivery backends behind one small interface (followup.transports.base.Transport).
+
+    transport = make_transport("sendgrid", api_key=..., host=...)
+    outcome = transport.send(envelope)   # SendOutcome: sent | retry | failed, never an exception
+    transport.close()
+
+Backends: sendgrid (SendGrid's v3 API), smtp (any SMTP server), file (.eml files in a folder),
+memory (a list the tests read). Each lives in its own module and is imported only when chosen,
+so picking the file transport never loads the sendgrid package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from followup.transports.base import Envelope, SendOutcome, Transport, check_limits
+
+_BACKENDS = {
+    "sendgrid": ("followup.transports.sendgrid", "SendGridTransport"),
+    "smtp": ("followup.transports.smtp", "SMTPTransport"),
+    "file": ("followup.transports.file", "FileTransport"),
+    "memory": ("followup.transports.memory", "MemoryTransport"),
+}
+TRANSPORT_KINDS = tuple(_BACKENDS)
+
+
+def make_transport(kind: str, **options: Any) -> Transport:
+    """A ready transport of `kind`; `options` are that backend's constructor arguments:
+    sendgrid(api_key, host, timeout, pooled, pool_size), smtp(host, port, username, password,
+    timeout, ssl_context, require_tls, smtpapi), file(directory), memory()."""
+    try:
+        module_name, class_name = _BACKENDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown transport {kind!r}; choose one of: {', '.join(TRANSPORT_KINDS)}") from None
+    return getattr(importlib.import_module(module_name), class_name)(**options)
+
+
+__all__ = ["Envelope", "SendOutcome", "TRANSPORT_KINDS", "Transport", "check_limits", "make_transport"]
