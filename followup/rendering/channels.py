@@ -28,7 +28,7 @@ from .environment import (
     make_environment,
     render_error,
 )
-from .formatting import DEFAULT_LOCALE, normalise_locale, writing_locale
+from .formatting import DEFAULT_LOCALE, get_zone, normalise_locale, writing_locale
 from .message import Attachment, OutboundMessage, RenderError
 
 # About 2.5 spoken words a second: what fits in the 30 seconds a voicemail gets.
@@ -190,7 +190,7 @@ class Renderer:
         ctx["layout"] = self._layout_names(ctx["company"], locale)
         zone_name = ctx.get("timezone") or defaults.get("timezone") or "UTC"
         try:
-            zone = ZoneInfo(zone_name)
+            zone = get_zone(zone_name)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise RenderError(
                 f"unknown time zone {zone_name!r}", template=template, variable="timezone"
@@ -321,7 +321,7 @@ class Renderer:
         row = {
             "name": _one_line(ctx.get("full_name") or ""),
             "phone": phone,
-            "local_time_to_call": ics.call_time(ctx["now"], ZoneInfo(ctx["timezone"])).strftime(
+            "local_time_to_call": ics.call_time(ctx["now"], get_zone(ctx["timezone"])).strftime(
                 "%Y-%m-%d %H:%M %Z"
             ),
             "script": script,

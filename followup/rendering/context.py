@@ -12,7 +12,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
+
+from .formatting import get_zone
 
 # Without an offer_deadline the offer still names a date: a week is long enough to decide
 # and short enough to keep the momentum the follow-up exists for.
@@ -81,7 +83,7 @@ def _day(value: Any) -> date | None:
 
 def _local_day(moment: datetime, zone: str | None) -> date:
     try:
-        return moment.astimezone(ZoneInfo(zone or "UTC")).date()
+        return moment.astimezone(get_zone(zone or "UTC")).date()
     except (ZoneInfoNotFoundError, ValueError):
         return moment.date()
 

@@ -33,6 +33,13 @@ def normalise_locale(value: str | None) -> str | None:
         return None
 
 
+@lru_cache(maxsize=None)
+def get_zone(name: str) -> ZoneInfo:
+    """ZoneInfo keeps only 8 zones strongly and re-reads the rest from disk once no datetime
+    holds them; a batch spans dozens of zones, so keep every zone it has met."""
+    return ZoneInfo(name)
+
+
 @lru_cache(maxsize=1024)
 def writing_locale(template_name: str, candidate_locale: str) -> str:
     """The locale to format numbers and dates in: the template's language with the
@@ -90,7 +97,7 @@ def _listing(items: tuple[str, ...], locale: str) -> str:
 def _local(ctx: Context, value: date | datetime) -> date | datetime:
     """An aware datetime is shown in the candidate's time zone, a plain date as it is."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(ZoneInfo(ctx["timezone"]))
+        return value.astimezone(get_zone(ctx["timezone"]))
     return value
 
 

@@ -1,0 +1,127 @@
+"""Render-and-store benchmark: 100,000 planned offer emails rendered into the ledger.
+
+Builds a SQLite ledger with generated candidates and one planned offer email each, then times
+the render stage as the pipeline runs it (tasks.rendering.render_messages over chunks of ids:
+read the joined rows, render, write the parts back), on one process and on one process per core
+(chunks spread over a process pool, as a flow does with a parallel task runner).
+
+    python benchmarks/render_store_bench.py [--messages 100000] [--chunk 2000]
+
+Prints one JSON document, then a one-line summary. Target (issue F2): at most 15 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+TARGET_SECONDS = 15.0
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+
+
+def build_ledger(url: str, messages: int) -> None:
+    """Candidates and offers from the sample generator, stored as an import stores them."""
+    import pandas as pd
+
+    from followup import importing, validation
+    from followup.models import Message
+    from followup.samples import generate_batch, write_batch
+    from followup.store import open_ledger
+    from followup.store.batches import BatchRecord, store_batch
+
+    workdir = Path(tempfile.mkdtemp(prefix="render-store-"))
+    frame = generate_batch(int(messages * 1.05), seed=5, bad_share=0.0, channel_mix=(1.0, 0.0, 0.0), now=NOW)
+    frame["decision"] = "offer"
+    path = write_batch(frame, workdir / "batch.csv")
+    checked = validation.validate_batch(importing.read_batch(path), batch_id="bench", docs_dir=None)
+    engine = open_ledger(url)
+    store_batch(engine, BatchRecord(id="bench", source_name="bench", file_sha256="0" * 64), checked.valid)
+    with engine.begin() as conn:
+        decisions = pd.read_sql("SELECT id, candidate_id FROM decisions ORDER BY id", conn).head(messages)
+        conn.execute(
+            sa.insert(Message),
+            [{"message_key": f"bench-{d.id}", "campaign": "bench", "candidate_id": d.candidate_id,
+              "decision_id": d.id, "kind": "offer", "step": 0, "channel": "email", "scheduled_for": NOW}
+             for d in decisions.itertuples()],
+        )  # fmt: skip
+    shutil.rmtree(workdir)
+
+
+def render_ids(args: tuple[str, list[int]]) -> dict:
+    from tasks.rendering import render_messages
+
+    url, ids = args
+    return render_messages.fn(url, ids, None, NOW)
+
+
+def timed(url: str, chunks: list[list[int]], workers: int) -> dict:
+    started, cpu = time.perf_counter(), time.process_time()
+    if workers == 1:
+        counts = [render_ids((url, chunk)) for chunk in chunks]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            counts = list(pool.map(render_ids, [(url, chunk) for chunk in chunks]))
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "parent_cpu_s": round(time.process_time() - cpu, 2),
+        "rendered": sum(c["rendered"] for c in counts),
+        "failed": sum(c["failed"] for c in counts),
+    }
+
+
+def reset(url: str) -> None:
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text("UPDATE messages SET status = 'planned', subject = NULL, text_body = NULL, html_body = NULL"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--chunk", type=int, default=2_000)
+    opts = parser.parse_args()
+
+    from followup.store import open_ledger
+    from followup.store.messages import planned_ids
+
+    workdir = Path(tempfile.mkdtemp(prefix="render-store-ledger-"))
+    url = f"sqlite:///{workdir / 'ledger.db'}"
+    build_ledger(url, opts.messages)
+    ids = planned_ids(open_ledger(url), campaign="bench")
+    chunks = [ids[i : i + opts.chunk] for i in range(0, len(ids), opts.chunk)]
+    one = timed(url, chunks, 1)
+    reset(url)
+    both = timed(url, chunks, os.cpu_count() or 1)
+    shutil.rmtree(workdir)
+    result = {
+        "benchmark": "render_and_store",
+        "messages": len(ids),
+        "chunk": opts.chunk,
+        "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()} Python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d"),
+        "load_average_1m": os.getloadavg()[0],
+        "one_process": one,
+        "one_process_per_core": both,
+        "target_seconds": TARGET_SECONDS,
+    }
+    print(json.dumps(result, indent=2))
+    print(
+        f"render+store {len(ids):,} offer emails into SQLite: {one['seconds']:.1f} s on one process, "
+        f"{both['seconds']:.1f} s on {os.cpu_count()} (target <= {TARGET_SECONDS:.0f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
