@@ -146,7 +146,7 @@ EXAMPLE_PHONES = _example_phones()
 
 def test_nothing_reaches_the_terminal(capfd, tmp_path):
     """GX builds its context, validates and writes Data Docs without a word on stdout or stderr."""
-    validation._gx_cache.clear()  # rebuild the context inside the capture
+    validation.suite._gx_cache.clear()  # rebuild the context inside the capture
     batch = raw_batch([person("Q1"), person("Q2", decision="nope")])
     checked = validate_batch(batch, batch_id="quiet", docs_dir=tmp_path)
     out, err = capfd.readouterr()

@@ -1,0 +1,109 @@
+"""Failing records: one quarantine row each, with the columns, the reasons and the record's cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from followup.csvfiles import write_csv
+from followup.importing import RawBatch
+from followup.validation.checks import Prepared
+from followup.validation.derive import as_shown, take_rows
+from followup.validation.rules import CANONICAL, LINES_NAMED, RULES, VALUE_REASONS
+
+if TYPE_CHECKING:
+    from followup.validation import Validated
+
+
+def _duplicates(ids: pd.Series, lines: np.ndarray, rows: np.ndarray, label: str) -> np.ndarray:
+    """Each record with a duplicated id names the other lines that carry it (the first few)."""
+    picked = take_rows(ids, rows)
+    groups = pd.DataFrame({"id": picked.to_numpy(), "line": lines[rows], "row": rows})
+    text = {}
+    for _, group in groups.groupby("id", sort=False):
+        group_lines = np.sort(group["line"].to_numpy())
+        for row, line in zip(group["row"], group["line"]):
+            others = group_lines[group_lines != line]
+            named = ", ".join(str(v) for v in others[:LINES_NAMED])
+            more = f" and {len(others) - LINES_NAMED} more" if len(others) > LINES_NAMED else ""
+            text[row] = f" appears more than once (also on line{'s' if len(others) > 1 else ''} {named}{more})"
+    shown = f"{label} '" + as_shown(picked) + "'"
+    return (shown + pd.Series([text[row] for row in rows], index=shown.index)).to_numpy(dtype=object)
+
+
+def find_failures(raw: RawBatch, prepared: Prepared, failing: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per failing record: columns ';'-joined (each once), reasons '; '-joined."""
+    label = {c: raw.source_headers.get(c, c) for c in CANONICAL}
+    parts = []
+    for rule in RULES:
+        rows = np.sort(failing.get(rule.key, np.empty(0, np.int64)))
+        if not len(rows):
+            continue
+        if rule.kind == "null":
+            part = prepared.found[rule.key].loc[rows, ["columns", "reason"]]
+        elif rule.kind == "not_null":
+            reason = f"{label[rule.column]} is required but empty"
+            part = pd.DataFrame({"columns": rule.column, "reason": reason}, index=rows)
+        elif rule.kind == "unique":
+            reason = _duplicates(raw.frame["candidate_id"], raw.line_numbers, rows, label["candidate_id"])
+            part = pd.DataFrame({"columns": "candidate_id", "reason": reason}, index=rows)
+        else:
+            value = as_shown(take_rows(raw.frame[rule.column], rows))
+            reason = f"{label[rule.column]} '" + value + "'" + VALUE_REASONS[rule.key]
+            part = pd.DataFrame({"columns": rule.column, "reason": reason.to_numpy(dtype=object)}, index=rows)
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame({"columns": [], "reason": []}, index=np.empty(0, np.int64))
+    failures = pd.concat(parts).sort_index(kind="stable")
+    several = failures.index.duplicated(keep=False)
+    if not several.any():
+        return failures
+    joined = failures[several].groupby(level=0).agg(
+        columns=("columns", lambda v: ";".join(dict.fromkeys(";".join(v).split(";")))),
+        reason=("reason", "; ".join),
+    )
+    return pd.concat([failures[~several], joined]).sort_index()
+
+
+def quarantine_frame(raw: RawBatch, failures: pd.DataFrame) -> pd.DataFrame:
+    """Bad and malformed records by line: what failed and why, then the cells under the file's headers."""
+    rows = failures.index.to_numpy()
+    lead = ("line", "candidate_id", "columns", "reason")
+    data = {
+        "line": raw.line_numbers[rows].astype(np.int64),
+        "candidate_id": take_rows(raw.frame["candidate_id"], rows).to_numpy(),
+        "columns": failures["columns"].to_numpy(dtype=object),
+        "reason": failures["reason"].to_numpy(dtype=object),
+    }
+    for column, header in raw.source_headers.items():
+        if column == "candidate_id" and header == "candidate_id":
+            continue  # the cell is the second column already
+        data[f"{header} (file)" if header in lead else header] = take_rows(raw.frame[column], rows).to_numpy()
+    quarantine = pd.DataFrame({k: v if k == "line" else pd.array(v, dtype="str") for k, v in data.items()})
+    if len(raw.malformed):
+        malformed = raw.malformed
+        quarantine = pd.concat(
+            [
+                quarantine,
+                pd.DataFrame(
+                    {
+                        "line": malformed["line"].to_numpy(dtype=np.int64),
+                        "columns": pd.array([""] * len(malformed), dtype="str"),
+                        "reason": pd.array(malformed["reason"], dtype="str"),
+                        "raw_record": pd.array(malformed["raw"], dtype="str"),
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+    return quarantine.sort_values("line", kind="stable", ignore_index=True)
+
+
+def write_quarantine(validated: Validated, path: Path) -> Path | None:
+    """The quarantine as CSV for the recruiter, or None (and no file) when every record passed."""
+    if validated.quarantine.empty:
+        return None
+    return write_csv(validated.quarantine, path)
