@@ -53,6 +53,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Bulk imports update several indexes at once; 2 MB of page cache thrashes on a big batch.
+    cur.execute("PRAGMA cache_size=-262144")
     cur.close()
 
 

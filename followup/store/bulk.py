@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-# SQLAlchemy's SQLite DateTime keeps naive text in this shape; the ledger stores UTC everywhere.
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
-
+# Datetimes go in as "YYYY-MM-DD HH:MM:SS.ffffff": the naive text SQLAlchemy's SQLite DateTime
+# reads back; PostgreSQL gets the same with an explicit +00:00. The ledger stores UTC everywhere.
 
 def _placeholders(conn: sa.Connection, n: int) -> str:
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -20,10 +19,16 @@ def _placeholders(conn: sa.Connection, n: int) -> str:
 def _column_values(conn: sa.Connection, series: pd.Series) -> np.ndarray:
     """One column as DB-API values: None for missing, datetimes as text the dialect reads back."""
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series):
-        utc = series.dt.tz_convert("UTC") if series.dt.tz is not None else series
-        fmt = _SQLITE_DATETIME if conn.dialect.name == "sqlite" else _SQLITE_DATETIME + "+00:00"
-        text = utc.dt.strftime(fmt)
-        return text.astype(object).where(series.notna(), None).to_numpy(dtype=object)
+        # Only the filled cells are formatted: most date columns of a batch are mostly empty.
+        present = series.notna().to_numpy()
+        out = np.full(len(series), None, dtype=object)
+        if present.any():
+            utc = series.dt.tz_convert("UTC").dt.tz_localize(None) if series.dt.tz is not None else series
+            text = np.char.replace(np.datetime_as_string(utc.to_numpy()[present], unit="us"), "T", " ")
+            if conn.dialect.name != "sqlite":
+                text = np.char.add(text, "+00:00")
+            out[present] = text.astype(object)
+        return out
     if pd.api.types.is_float_dtype(series):
         return series.astype(object).where(series.notna(), None).to_numpy(dtype=object)
     if pd.api.types.is_integer_dtype(series):
