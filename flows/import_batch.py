@@ -34,15 +34,7 @@ def import_batch(
     known = find_imported(engine, sha)
     if known is not None:
         log.info("batch %s was already imported from identical bytes; nothing to add", known.id)
-        return ImportSummary(
-            batch_id=known.id,
-            status="already_imported",
-            rows=known.rows,
-            valid=known.valid,
-            quarantined=known.quarantined,
-            quarantine_file=known.quarantine_file,
-            data_docs=known.data_docs,
-        )
+        return ImportSummary.of_batch(known, "already_imported")
 
     batch_id = new_batch_id(sha)
     record = BatchRecord(id=batch_id, source_name=path.name, file_sha256=sha)
@@ -75,15 +67,7 @@ def import_batch(
         quarantine_file=str(quarantine_file) if quarantine_file else None,
         data_docs=str(checked.data_docs) if checked.data_docs else None,
     )
-    summary = ImportSummary(
-        batch_id=batch_id,
-        status="imported",
-        rows=record.rows,
-        valid=record.valid,
-        quarantined=record.quarantined,
-        quarantine_file=record.quarantine_file,
-        data_docs=record.data_docs,
-    )
+    summary = ImportSummary.of_batch(record, "imported")
 
     refusal = validation.gate_reason(checked, settings.max_bad_share)
     if refusal:

@@ -19,6 +19,19 @@ class ImportSummary:
     updated_candidates: int = 0
     changes: int = 0
 
+    @classmethod
+    def of_batch(cls, batch, status: str) -> "ImportSummary":
+        """The summary of a stored batch or batch record (anything with the batch's fields)."""
+        return cls(
+            batch_id=batch.id,
+            status=status,
+            rows=batch.rows,
+            valid=batch.valid,
+            quarantined=batch.quarantined,
+            quarantine_file=batch.quarantine_file,
+            data_docs=batch.data_docs,
+        )
+
     @property
     def refused(self) -> bool:
         return self.status == "refused"
