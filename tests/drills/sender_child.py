@@ -1,0 +1,50 @@
+"""A sender process for the kill drill: sends every due message of the ledger to the sandbox.
+
+    python sender_child.py LEDGER_URL SANDBOX_URL API_KEY CONCURRENCY
+
+It builds each email as the delivery tests do and sends through the SendGrid transport; the
+drill kills it with SIGKILL partway.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+
+from followup.delivery import SendPolicy, send_due
+from followup.store import open_ledger
+from followup.store.sending import Owner
+from followup.transports import Envelope
+from followup.transports.sendgrid import SendGridTransport
+
+
+def envelope_for(row: dict) -> Envelope:
+    return Envelope(
+        message_key=row["message_key"],
+        to_email=row["email"],
+        to_name=row["first_name"],
+        from_email="jobs@acme.example",
+        from_name="Acme Recruiting",
+        reply_to=None,
+        subject=row["subject"],
+        text=row["text_body"],
+        html=None,
+        custom_args={"message_key": row["message_key"], "campaign": row["campaign"]},
+    )
+
+
+def main(ledger_url: str, sandbox_url: str, api_key: str, concurrency: str) -> None:
+    transport = SendGridTransport(api_key, host=sandbox_url, pool_size=int(concurrency))
+    report = send_due(
+        open_ledger(ledger_url),
+        transport,
+        envelope_for,
+        owner=Owner.current(),
+        policy=SendPolicy(concurrency=int(concurrency)),
+        business_now=datetime.now(timezone.utc),
+    )
+    print(report, flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
