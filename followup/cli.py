@@ -127,6 +127,9 @@ def import_command(
         typer.Option(
             "--mapping",
             help='Your header names for our columns: JSON {"Their Header": "candidate_id", ...} or a two-column CSV.',
+            # Checked before Prefect starts: a typo in the path is refused at once.
+            exists=True,
+            dir_okay=False,
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON summary on stdout.")] = False,
