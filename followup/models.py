@@ -155,6 +155,12 @@ class Message(Base):
     subject: Mapped[str | None] = mapped_column(sa.String(998))
     text_body: Mapped[str | None] = mapped_column(sa.Text)
     html_body: Mapped[str | None] = mapped_column(sa.Text)
+    # What the sender needs besides subject and bodies, stored at render time so a send never
+    # re-renders: extra headers (List-Unsubscribe), attachments (the .ics invite, base64), and
+    # for a voicemail the recruiter's call-sheet row.
+    headers: Mapped[dict | None] = mapped_column(sa.JSON)
+    attachments: Mapped[list | None] = mapped_column(sa.JSON)
+    call_sheet: Mapped[dict | None] = mapped_column(sa.JSON)
     scheduled_for: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
@@ -164,6 +170,23 @@ class Message(Base):
     claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
     claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class CampaignState(str, enum.Enum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+
+class Campaign(Base):
+    """A campaign's switch: senders claim nothing from a paused or cancelled campaign."""
+
+    __tablename__ = "campaigns"
+
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    state: Mapped[CampaignState] = mapped_column(_enum(CampaignState, "campaign_state"), default=CampaignState.ACTIVE)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 

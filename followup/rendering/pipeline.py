@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -27,7 +28,8 @@ def render_chunk(
     a week" and the default meeting slot count from when the candidate reads it.
 
     Returns (rendered, failed): rendered rows carry the ledger columns to update (status
-    'rendered', template, variant, subject, text_body, html_body); failed rows carry status
+    'rendered', template, variant, subject, text_body, html_body, and what the sender needs
+    besides: headers, attachments (base64) and the call-sheet row); failed rows carry status
     'failed' and last_error, the reason naming template, line and variable.
     """
     fallback_now = now or datetime.now(timezone.utc)
@@ -68,6 +70,17 @@ def render_chunk(
                 "subject": message.subject,
                 "text_body": message.text if message.script is None else message.script,
                 "html_body": message.html,
+                "headers": message.headers or None,
+                "attachments": [
+                    {
+                        "filename": a.filename,
+                        "content_type": a.content_type,
+                        "content_b64": base64.b64encode(a.content).decode("ascii"),
+                    }
+                    for a in message.attachments
+                ]
+                or None,
+                "call_sheet": message.call_sheet_row,
             }
         )
     return rendered, failed

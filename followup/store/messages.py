@@ -16,6 +16,9 @@ _DECISION_COLUMNS = (
     "recruiter_phone", "hiring_manager", "company", "meeting_at", "meeting_location", "notes",
 )  # fmt: skip
 _MESSAGE_COLUMNS = ("id", "message_key", "campaign", "candidate_id", "kind", "step", "channel", "variant", "scheduled_for")
+_RENDERED_COLUMNS = (
+    "variant", "template", "subject", "text_body", "html_body", "headers", "attachments", "call_sheet",
+)  # fmt: skip
 # SQLite caps bound parameters per statement; PostgreSQL does not mind the same chunk.
 _ID_CHUNK = 5_000
 
@@ -68,10 +71,12 @@ def save_render_results(engine: Engine, rendered: Sequence[dict], failed: Sequen
                     subject=sa.bindparam("subject"),
                     text_body=sa.bindparam("text_body"),
                     html_body=sa.bindparam("html_body"),
+                    headers=sa.bindparam("headers", type_=sa.JSON),
+                    attachments=sa.bindparam("attachments", type_=sa.JSON),
+                    call_sheet=sa.bindparam("call_sheet", type_=sa.JSON),
                     updated_at=now,
                 ),
-                [{**{k: r[k] for k in ("variant", "template", "subject", "text_body", "html_body")}, "_id": r["id"]}
-                 for r in rendered],
+                [{**{k: r.get(k) for k in _RENDERED_COLUMNS}, "_id": r["id"]} for r in rendered],
             )  # fmt: skip
         if failed:
             conn.execute(
