@@ -1,0 +1,112 @@
+"""Commands that bring candidate batches in: import, and the demo round."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from followup.cli.common import EXIT_DONE, EXIT_REFUSED, app, err, out, settings_or_refuse
+from followup.config import Settings
+from followup.intake import ImportSummary
+
+
+def _run_import(path: Path, mapping: Path | None, settings: Settings) -> ImportSummary:
+    from flows.import_batch import import_batch
+
+    with err.status(f"Importing {path.name}: reading, validating, storing…", spinner="dots"):
+        return import_batch(path, mapping, settings)
+
+
+def _print_summary(summary: ImportSummary, title: str) -> None:
+    if summary.refused:
+        err.print(f"[bold red]Refused:[/bold red] {summary.reason}")
+        if summary.quarantine_file:
+            err.print(f"The rows and their problems: {summary.quarantine_file}")
+        return
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_row("batch", summary.batch_id)
+    table.add_row("status", summary.status.replace("_", " "))
+    table.add_row("rows read", str(summary.rows))
+    table.add_row("valid", str(summary.valid))
+    table.add_row("quarantined", str(summary.quarantined))
+    if summary.status == "imported":
+        table.add_row("new candidates", str(summary.new_candidates))
+        table.add_row("updated candidates", f"{summary.updated_candidates} ({summary.changes} field changes)")
+    table.add_row("quarantine file", summary.quarantine_file or "(none: every row passed)")
+    table.add_row("data docs", summary.data_docs or "(none)")
+    out.print(table)
+
+
+def _finish(summary: ImportSummary, as_json: bool, title: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_json()) + "\n")
+        if summary.refused:
+            err.print(f"Refused: {summary.reason}")
+    else:
+        _print_summary(summary, title)
+    raise typer.Exit(EXIT_REFUSED if summary.refused else EXIT_DONE)
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The batch: a CSV (any common encoding and delimiter) or XLSX export from your ATS.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    mapping: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--mapping",
+            help='Your header names for our columns: JSON {"Their Header": "candidate_id", ...} or a two-column CSV.',
+            # Checked before Prefect starts: a typo in the path is refused at once.
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON summary on stdout.")] = False,
+) -> None:
+    """Import and validate a candidate batch; bad rows go to data/quarantine/<batch>.csv with reasons.
+
+    Exit codes: 0 imported (or already imported), 2 refused (the message says why; nothing stored
+    but the record of the refusal), 1 failure.
+    """
+    settings = settings_or_refuse()
+    _finish(_run_import(file, mapping, settings), as_json, f"Imported {file.name}")
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON summary on stdout.")] = False,
+) -> None:
+    """Run a whole round on embedded defaults: a sample ATS export, imported and validated.
+
+    The demo keeps its own ledger and files under <data dir>/demo/ and starts from a clean slate
+    each time, so it never touches your real ledger.
+    """
+    from followup.samples import ensure_sample
+
+    from followup.store import close_ledgers
+
+    settings = settings_or_refuse()
+    demo_dir = settings.data_dir / "demo"
+    close_ledgers()  # a pooled connection would keep the old demo ledger alive past its deletion
+    shutil.rmtree(demo_dir, ignore_errors=True)
+    demo_settings = settings.model_copy(update={"data_dir": demo_dir, "database_url": None})
+    sample = ensure_sample(settings.data_dir)
+    if not as_json:
+        err.print(f"Demo batch: {sample}")
+    summary = _run_import(sample, None, demo_settings)
+    if not as_json and not summary.refused:
+        err.print(f"Demo ledger: {demo_settings.ledger_url}")
+    _finish(summary, as_json, "Demo round: import and validation")

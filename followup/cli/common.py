@@ -1,0 +1,86 @@
+"""What every command shares: the Typer app, the consoles, settings, refusals and exit codes."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from followup import logs
+from followup.config import Settings, load_settings
+
+app = typer.Typer(
+    name="followup",
+    help=(
+        "The follow-up engine for recruiting ops: import a candidate batch exported from your "
+        "applicant tracking system, validate it, and (as the project grows) message every "
+        "candidate on the right channel at the right time, follow up, and report what works.\n\n"
+        "Settings come from FOLLOWUP_* environment variables (see README); the ledger defaults "
+        "to a SQLite file under ./data."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_DONE, EXIT_FAILURE, EXIT_REFUSED = 0, 1, 2
+
+
+class State:
+    settings_file: Path | None = None
+
+
+def quiet_services() -> None:
+    """Telemetry off and Prefect's INFO chatter off the user's terminal, unless they asked otherwise."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "WARNING")
+    # Prefect's temporary server gets 20 s to start by default; a busy machine (a campaign
+    # rendering on every core) can need more, and failing there would lose the whole run.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def settings_or_refuse() -> Settings:
+    try:
+        return load_settings(State.settings_file)
+    except Exception as exc:  # pydantic's message names the variable and the bad value
+        err.print(f"[red]Settings are invalid:[/red] {exc}")
+        raise typer.Exit(EXIT_REFUSED) from None
+
+
+@app.callback()
+def main_options(
+    settings_file: Annotated[
+        Optional[Path],
+        typer.Option("--settings", help="A settings file of FOLLOWUP_* lines; the environment wins over it."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False,
+) -> None:
+    State.settings_file = settings_file
+    logs.configure(verbose)
+    quiet_services()
+
+
+def refuse(message: str) -> NoReturn:
+    """Refused input: a clear message on stderr, exit code 2, nothing half-done."""
+    err.print(f"[red]Refused:[/red] {message}")
+    raise typer.Exit(EXIT_REFUSED)
+
+
+def parse_now(value: str | None) -> datetime:
+    """--now: the business clock (ISO 8601, UTC when no offset is given); default the real time."""
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        refuse(f"--now {value!r} is not an ISO 8601 time (e.g. 2026-11-26T09:00:00Z)")
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
