@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +47,43 @@ class Settings(BaseSettings):
         description="Company default IANA time zone, for rows without one.",
     )
 
+    # --- sending (DESIGN.md, Configuration) ---
+    transport: Literal["sendgrid", "smtp", "file", "memory"] | None = Field(
+        default=None,
+        description="How email leaves: sendgrid (needs SENDGRID_API_KEY), smtp, file (.eml files under "
+        "the data dir), memory (tests). Unset: sendgrid when a key is set, else sending refuses.",
+    )
+    sendgrid_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SENDGRID_API_KEY"),
+        description="SendGrid API key with Mail Send permission.",
+    )
+    sendgrid_api_host: str = Field(
+        default="https://api.sendgrid.com",
+        validation_alias=AliasChoices("SENDGRID_API_HOST"),
+        description="SendGrid's API; a localhost URL for `followup sandbox`.",
+    )
+    sendgrid_timeout_s: float = Field(default=30.0, gt=0, description="Seconds one SendGrid request may take.")
+    from_email: str | None = Field(default=None, description="The authenticated sender address.")
+    from_name: str | None = Field(default=None, description="The sender's display name.")
+    smtp_host: str | None = Field(default=None, description="SMTP server for the smtp transport.")
+    smtp_port: int = Field(default=587, description="SMTP port (587: submission with STARTTLS).")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_require_tls: bool = Field(default=True, description="Refuse to send over SMTP without STARTTLS.")
+    suppression_file: Path | None = Field(
+        default=None,
+        description="Your do-not-contact list (one address per line, or a CSV with an email column), "
+        "read before every send.",
+    )
+    send_rate: float | None = Field(default=None, gt=0, description="At most this many messages a second; unset: no limit.")
+    send_concurrency: int = Field(default=64, ge=1, le=1024, description="Requests in flight per sender process.")
+    senders: int = Field(default=1, ge=1, le=64, description="Sender processes a campaign run starts.")
+    max_attempts: int = Field(default=8, ge=1, description="Attempts before a retryable message fails.")
+    pause_after_failures: int = Field(
+        default=50, ge=0, description="Pause a campaign after this many failures in a row; 0: never."
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:
@@ -69,6 +108,16 @@ class Settings(BaseSettings):
     @property
     def docs_dir(self) -> Path:
         return self.data_dir / "docs"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the file transport writes .eml files."""
+        return self.data_dir / "outbox"
+
+    @property
+    def call_sheet_dir(self) -> Path:
+        """Where voicemail messages land, one CSV per day for the recruiter to call from."""
+        return self.data_dir / "call_sheets"
 
 
 def load_settings(settings_file: Path | None = None) -> Settings:

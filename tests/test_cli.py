@@ -144,8 +144,13 @@ def test_demo_runs_on_the_embedded_sample_in_its_own_folder(tmp_path):
     result = invoke(["demo", "--json"], tmp_path)
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["status"] == "imported" and summary["valid"] > 0 and summary["quarantined"] > 0
-    assert Path(summary["quarantine_file"]).parent == tmp_path / "data" / "demo" / "quarantine"
+    batch = summary["batch"]
+    assert batch["status"] == "imported" and batch["valid"] > 0 and batch["quarantined"] > 0
+    assert Path(batch["quarantine_file"]).parent == tmp_path / "data" / "demo" / "quarantine"
+    # The whole round: every valid candidate messaged once, on their channel, through the sandbox.
+    assert summary["status"] == "done" and summary["counts"] == {"sent": batch["valid"]}
+    assert summary["call_sheets"] and all(Path(p).parent == tmp_path / "data" / "demo" / "call_sheets"
+                                          for p in summary["call_sheets"])  # fmt: skip
     # A second demo starts from a clean slate instead of reporting "already imported".
     again = json.loads(invoke(["demo", "--json"], tmp_path).stdout)
-    assert again["status"] == "imported"
+    assert again["batch"]["status"] == "imported" and again["planned"] == batch["valid"]

@@ -3,11 +3,20 @@ resume, cancel and stop."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
 
-from followup.cli.common import app
+from followup.cli.common import app, err, out, parse_now, refuse, settings_or_refuse
+from followup.cli.messages import TemplatesOption
+from followup.cli.progress import ledger_progress
+from followup.config import Settings
+from followup.outcome import CampaignSummary
 
 
 @app.command()
@@ -34,3 +43,250 @@ def sandbox(
 
     serve(host, port, SandboxConfig(api_key=api_key, latency_ms=latency_ms, error_rate=error_rate,
                                     validate_share=validate_share))  # fmt: skip
+
+
+NowOption = Annotated[
+    Optional[str],
+    typer.Option("--now", help="Business time (ISO 8601) that decides what is due; default: now."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print only a JSON summary on stdout.")]
+
+
+def _sending_settings(settings: Settings) -> None:
+    """Refuse at once, before Prefect starts, when nothing could be sent."""
+    from followup.outbound import SendingRefused, check_can_send
+
+    try:
+        check_can_send(settings)
+    except SendingRefused as exc:
+        refuse(str(exc))
+
+
+@app.command()
+def run(
+    file: Annotated[
+        Path,
+        typer.Argument(help="The batch: a CSV or XLSX export from your ATS.", exists=True, dir_okay=False, readable=True),
+    ],
+    campaign: Annotated[
+        Optional[str],
+        typer.Option("--campaign", help="Campaign name (default: the file's name and a digest of its bytes)."),
+    ] = None,
+    mapping: Annotated[
+        Optional[Path],
+        typer.Option("--mapping", help="Your header names for our columns (as for `followup import`).",
+                     exists=True, dir_okay=False),
+    ] = None,
+    templates: TemplatesOption = None,
+    now: NowOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render and report what would be sent; send and store nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a campaign on a batch: import, validate, plan, render and send.
+
+    Each candidate gets their message on their channel: email through the configured
+    transport, voicemail onto the recruiter's call sheet, in-person invites with a calendar file.
+
+    Running the same file again continues the same campaign: nothing is sent twice. Transient
+    failures are retried within the run. Exit codes: 0 done (some messages may still wait for
+    a retry), 1 messages failed or the campaign paused, 2 refused input or settings.
+    """
+    from followup.store import open_ledger
+    from followup.store.control import status_counts
+
+    moment = parse_now(now)
+    settings = settings_or_refuse()
+    if not dry_run:
+        _sending_settings(settings)
+    from flows.campaign import default_campaign_name, run_campaign
+
+    name = campaign or default_campaign_name(file)
+    counts = (lambda: {}) if dry_run else (lambda: status_counts(open_ledger(settings.ledger_url), name))
+    with ledger_progress(err, counts, f"campaign {name}"):
+        summary = run_campaign(file, name, mapping, settings, moment, dry_run, templates_dir=templates)
+    _print_campaign(summary, as_json)
+    raise typer.Exit(summary.exit_code())
+
+
+def _print_campaign(summary: CampaignSummary, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_json(), default=str) + "\n")
+    if summary.status == "refused":
+        err.print(f"[bold red]Refused:[/bold red] {summary.reason}")
+        if summary.batch.quarantine_file:
+            err.print(f"The rows and their problems: {summary.batch.quarantine_file}")
+        return
+    if as_json:
+        return
+    batch = summary.batch
+    out.print(f"[bold]Campaign {summary.campaign}[/bold]"
+              f"{' (dry run: nothing sent, nothing stored)' if summary.status == 'dry_run' else ''}")  # fmt: skip
+    out.print(f"batch {batch.batch_id}: {batch.rows} rows, {batch.valid} valid, {batch.quarantined} quarantined"
+              + (f" ({batch.quarantine_file})" if batch.quarantine_file else ""))  # fmt: skip
+    out.print(f"messages: {summary.planned} planned now, {summary.already_planned} from earlier runs; "
+              f"{summary.rendered} rendered, {summary.render_failed} could not be rendered")  # fmt: skip
+    if summary.status == "dry_run":
+        table = Table(title="Would be sent", title_justify="left")
+        table.add_column("kind / channel")
+        table.add_column("messages", justify="right")
+        for key, n in sorted(summary.would_send.items()):
+            table.add_row(key, str(n))
+        out.print(table)
+        for sample in summary.samples:
+            out.print(f"\n[dim]--- {sample['candidate_id']}: {sample['kind']} / {sample['channel']} "
+                      f"/ variant {sample['variant']} ---[/dim]")  # fmt: skip
+            if sample["subject"]:
+                out.print(f"Subject: {sample['subject']}", markup=False)
+            out.print(sample["text_body"] or "", markup=False)
+    else:
+        table = Table(title="Outcome", title_justify="left")
+        table.add_column("status")
+        table.add_column("messages", justify="right")
+        for status, n in sorted(summary.counts.items()):
+            table.add_row(status, str(n))
+        out.print(table)
+    _print_reasons(summary.reasons)
+    for sheet in summary.call_sheets:
+        out.print(f"call sheet: {sheet}")
+    if summary.status == "paused":
+        err.print(f"[bold red]Paused:[/bold red] {summary.reason}\n"
+                  f"Fix the cause, then `followup resume {summary.campaign}` and `followup sweep`.")  # fmt: skip
+    elif summary.counts.get("retry_wait"):
+        err.print(f"{summary.counts['retry_wait']} messages wait for a retry; `followup sweep` sends them when due.")
+
+
+def _print_reasons(reasons: list[tuple[str, str, int]]) -> None:
+    for status, reason, n in reasons:
+        out.print(f"  {n} {status}: {reason[:200]}", markup=False)
+
+
+@app.command()
+def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
+    """Send what is due, retry what waits, and settle what a dead sender left (run it on a schedule).
+
+    Exit codes: 0 done (retries may still wait), 1 messages failed or a campaign paused.
+    """
+    moment = parse_now(now)
+    settings = settings_or_refuse()
+    _sending_settings(settings)
+    from flows.followup_sweep import sweep as sweep_flow
+
+    with err.status("Sweeping: settling claims, rendering, sending what is due…", spinner="dots"):
+        summary = sweep_flow(settings, moment)
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_json(), default=str) + "\n")
+    else:
+        out.print(f"recovered from dead senders: {summary.recovered_sent} sent (events show it), "
+                  f"{summary.recovered_unknown} unknown; reconciled from events: {summary.reconciled}")  # fmt: skip
+        out.print(f"rendered: {summary.rendered}, could not be rendered: {summary.render_failed}")
+        if not summary.campaigns:
+            out.print("nothing was due")
+        for name, sent in summary.campaigns.items():
+            out.print(f"{name}: {sent['sent']} sent, {sent['failed']} failed, {sent['suppressed']} suppressed, "
+                      f"{sent['unknown']} unknown, {sent['retry_wait']} waiting for a retry"
+                      + (f"; PAUSED: {sent['pause_reason']}" if sent["paused"] else ""))  # fmt: skip
+    raise typer.Exit(summary.exit_code())
+
+
+@app.command()
+def reconcile(
+    resend_unknown: Annotated[
+        bool,
+        typer.Option("--resend-unknown", help="Send the unknown messages again (after checking SendGrid's activity)."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List messages whose fate is unknown, and settle those whose events have arrived.
+
+    A message is unknown when its sender died mid-request and no event shows it arrived. It is
+    never resent unless you say so with --resend-unknown."""
+    from followup.store import open_ledger, sending
+
+    settings = settings_or_refuse()
+    engine = open_ledger(settings.ledger_url)
+    settled = sending.reconcile_unknown(engine)
+    unknown = sending.unknown_messages(engine)
+    queued = sending.resend_unknown(engine, [row["id"] for row in unknown]) if resend_unknown else 0
+    if as_json:
+        sys.stdout.write(json.dumps({"reconciled": settled, "unknown": unknown, "queued_again": queued}, default=str) + "\n")
+        return
+    out.print(f"{settled} unknown messages turned out sent (their events arrived).")
+    for row in unknown:
+        out.print(f"{row['message_key'][:12]}  {row['campaign']}  {row['candidate_id']}  {row['kind']}/{row['channel']}"
+                  f"  claimed {row['claimed_at']:%Y-%m-%d %H:%M} UTC", markup=False)  # fmt: skip
+    if resend_unknown:
+        out.print(f"{queued} queued to send again; `followup sweep` sends them.")
+    elif unknown:
+        out.print(f"{len(unknown)} of unknown fate. Check SendGrid's activity feed; to send them again: "
+                  "`followup reconcile --resend-unknown`.")  # fmt: skip
+    else:
+        out.print("No message is of unknown fate.")
+
+
+@app.command()
+def retry(
+    failed: Annotated[bool, typer.Option("--failed", help="Queue every failed message again.")] = False,
+    campaign: Annotated[Optional[str], typer.Option("--campaign", help="Only this campaign's.")] = None,
+) -> None:
+    """Queue failed messages again (after fixing what made them fail); `followup sweep` sends them.
+
+    A message that failed to render is rendered again; one the provider refused is sent again.
+    """
+    from followup.store import open_ledger
+    from followup.store.control import retry_failed
+
+    if not failed:
+        refuse("say what to retry: `followup retry --failed [--campaign NAME]`")
+    settings = settings_or_refuse()
+    render, send = retry_failed(open_ledger(settings.ledger_url), campaign)
+    out.print(f"{render} to render again and {send} to send again; `followup sweep` takes them from here.")
+
+
+CampaignArgument = Annotated[str, typer.Argument(help="The campaign's name.")]
+
+
+def _steer(act: Callable[..., object], target: str, done: str) -> None:
+    """Apply a control to the ledger; an unknown name or a move the state forbids is refused."""
+    from followup.store import open_ledger
+    from followup.store.control import UnknownName
+
+    engine = open_ledger(settings_or_refuse().ledger_url)
+    try:
+        result = act(engine, target)
+    except (UnknownName, ValueError) as exc:
+        refuse(str(exc))
+    out.print(done.format(result))
+
+
+@app.command()
+def pause(campaign: CampaignArgument) -> None:
+    """Stop sending a campaign's messages until `followup resume`; messages in flight finish."""
+    from followup.store import control
+
+    _steer(control.pause, campaign, f"{campaign} is paused.")
+
+
+@app.command()
+def resume(campaign: CampaignArgument) -> None:
+    """Let a paused campaign send again (at the next `followup sweep` or run)."""
+    from followup.store import control
+
+    _steer(control.resume, campaign, f"{campaign} is active again.")
+
+
+@app.command()
+def cancel(campaign: CampaignArgument) -> None:
+    """Close a campaign for good: every message of it not yet sent is cancelled."""
+    from followup.store import control
+
+    _steer(control.cancel, campaign, f"{campaign} is cancelled; {{}} messages will not be sent.")
+
+
+@app.command()
+def stop(candidate: Annotated[str, typer.Argument(help="The candidate id, as in your ATS export.")]) -> None:
+    """Cancel everything still to be sent to one person, in every campaign."""
+    from followup.store import control
+
+    _steer(control.stop_candidate, candidate, f"{{}} pending messages to {candidate} are cancelled.")

@@ -24,20 +24,23 @@ from functools import cache
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Candidate, Decision, Event, Message, MessageStatus, Suppression
+from followup.models import Campaign, CampaignState, Candidate, Decision, Event, Message, MessageStatus, Suppression
 
 _M = Message.__table__
 _C = Candidate.__table__
 _D = Decision.__table__
 _E = Event.__table__
 _S = Suppression.__table__
+_K = Campaign.__table__
 
 CLAIMABLE = (MessageStatus.RENDERED.value, MessageStatus.RETRY_WAIT.value)
 SENDING = MessageStatus.SENDING.value
+_ACTIVE = CampaignState.ACTIVE.value
 # What the sender needs from the message row itself.
 _CLAIMED_COLUMNS = (
     "id", "message_key", "campaign", "candidate_id", "decision_id", "kind", "step", "channel",
-    "variant", "template", "subject", "text_body", "html_body", "scheduled_for", "attempts",
+    "variant", "template", "subject", "text_body", "html_body", "headers", "attachments", "call_sheet",
+    "scheduled_for", "attempts",
 )  # fmt: skip
 # ... and from the candidate and the decision: the recipient, and the recruiter for Reply-To.
 _PEOPLE_COLUMNS = (
@@ -194,6 +197,15 @@ def _suppression(msg: sa.FromClause) -> sa.Select:
     )
 
 
+def _campaign_open(msg: sa.FromClause) -> sa.ColumnElement[bool]:
+    """A paused or cancelled campaign's messages wait; a campaign never switched is open."""
+    return ~sa.exists(
+        sa.select(_K.c.name)
+        .where(_K.c.name == msg.c.campaign, _K.c.state != CampaignState.ACTIVE.value)
+        .correlate(msg)
+    )
+
+
 # --- before claiming ---
 
 
@@ -241,6 +253,7 @@ def due_ids(
         _M.c.status.in_(CLAIMABLE),
         sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= _utc(business_now)),
         sa.or_(_M.c.next_attempt_at.is_(None), _M.c.next_attempt_at <= _utc(real_now)),
+        _campaign_open(_M),
     ]
     if campaign is not None:
         conditions.append(_M.c.campaign == campaign)
@@ -265,6 +278,7 @@ def next_retry_at(engine: Engine, *, business_now: datetime, campaign: str | Non
     conditions = [
         _M.c.status == MessageStatus.RETRY_WAIT.value,
         sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= _utc(business_now)),
+        _campaign_open(_M),
     ]
     if campaign is not None:
         conditions.append(_M.c.campaign == campaign)
@@ -316,6 +330,8 @@ def _claim_sql(sql: _Sql, with_campaign: bool, among: int) -> str:
               AND (due.next_attempt_at IS NULL OR due.next_attempt_at <= {p})
               {f"AND due.campaign = {p}" if with_campaign else ""}
               {f"AND due.id IN ({sql.marks(among)})" if among else ""}
+              AND NOT EXISTS (
+                  SELECT 1 FROM campaigns AS k WHERE k.name = due.campaign AND k.state <> '{_ACTIVE}')
               AND NOT EXISTS (
                   SELECT 1 FROM candidates AS c
                   JOIN suppressions AS s ON s.email IN (c.email, lower(c.email))

@@ -50,6 +50,9 @@ class Envelope:
     categories: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)  # e.g. List-Unsubscribe
     attachments: tuple[tuple[str, str, bytes], ...] = ()  # (filename, content_type, content)
+    # A voicemail is not an email: its delivery is this row on the recruiter's call sheet
+    # (name, phone, local_time_to_call, script); None for every email.
+    call_sheet: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,211 @@
+"""The campaign flow: import, validate, plan, render, send; then the outcome as a table artifact.
+
+    followup run FILE [--campaign NAME] [--now T] [--dry-run]
+
+The campaign's name defaults to the file's name and a digest of its bytes, so running the same
+file again continues the same campaign and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from sqlalchemy.engine import Engine
+
+from followup import importing
+from followup.config import Settings, load_settings
+from followup.intake import ImportSummary
+from followup.models import CampaignState, Candidate, Message
+from followup.outbound import SendingRefused, check_can_send, sender_address
+from followup.outcome import CampaignSummary
+from followup.store import open_ledger
+from followup.store.control import campaign_state, failure_reasons, status_counts
+from followup.store.messages import planned_ids
+from followup.store.planning import CampaignClosed
+from flows.import_batch import import_batch
+from tasks.rendering import CHUNK, render_messages
+from tasks.sending import plan_messages, recover_claims, send_messages
+
+_SAMPLES = 3
+_ARTIFACT_CALLS = 1_000  # a table artifact is for reading; the CSV holds the whole sheet
+_NEEDS_A_PERSON = ("failed", "unknown", "suppressed", "retry_wait")
+
+
+def default_campaign_name(path: Path) -> str:
+    """"round-3.csv" -> "round-3-1a2b3c4d": readable, and the same for the same bytes."""
+    return f"{path.stem}-{importing.file_sha256(path)[:8]}"
+
+
+@flow(name="campaign", validate_parameters=False)
+def run_campaign(
+    path: Path | str,
+    campaign: str | None = None,
+    mapping_file: Path | str | None = None,
+    settings: Settings | None = None,
+    business_now: datetime | None = None,
+    dry_run: bool = False,
+    # Typed loosely: Prefect builds a parameter schema, and a Protocol cannot be checked.
+    email: Any = None,
+    templates_dir: Path | None = None,
+) -> CampaignSummary:
+    """`email`: an email transport already made (the demo's sandbox client, tests); otherwise
+    the settings choose one, and a run that cannot send is refused before anything is stored."""
+    settings = settings or load_settings()
+    business_now = business_now or datetime.now(timezone.utc)
+    if dry_run:
+        return _dry_run(Path(path), campaign, mapping_file, settings, business_now, templates_dir)
+    try:
+        if email is None:
+            check_can_send(settings)  # refuse a run that could not send, before importing
+        else:
+            sender_address(settings)
+    except SendingRefused as exc:
+        return CampaignSummary(campaign=campaign or "", batch=_no_batch(), status="refused", reason=str(exc))
+
+    try:
+        name = campaign or default_campaign_name(Path(path))
+    except OSError as exc:
+        return CampaignSummary(campaign="", batch=_no_batch(), status="refused", reason=f"cannot read {path}: {exc}")
+    batch = import_batch(path, mapping_file, settings)
+    summary = CampaignSummary(campaign=name, batch=batch)
+    if batch.refused:
+        summary.status, summary.reason = "refused", batch.reason
+        return summary
+    try:
+        plan = plan_messages(settings.ledger_url, name, batch.batch_id, business_now)
+    except CampaignClosed as exc:
+        summary.status, summary.reason = "refused", str(exc)
+        return summary
+    summary.planned, summary.already_planned = plan.planned, plan.already
+    _render_all(settings.ledger_url, name, templates_dir, business_now, summary)
+    recover_claims(settings)
+    report = send_messages(settings, business_now, name, email)
+    summary.requests = report.requests
+    if report.paused:
+        summary.status, summary.reason = "paused", report.pause_reason
+    calls = _fill_outcome(settings, summary)
+    _publish(summary, calls)
+    return summary
+
+
+def _render_all(ledger_url: str, campaign: str, templates_dir: Path | None, now: datetime, summary: CampaignSummary) -> None:
+    ids = planned_ids(open_ledger(ledger_url), campaign)
+    for start in range(0, len(ids), CHUNK):
+        done = render_messages(ledger_url, ids[start : start + CHUNK], templates_dir, now)
+        summary.rendered += done["rendered"]
+        summary.render_failed += done["failed"]
+
+
+def _fill_outcome(settings: Settings, summary: CampaignSummary) -> list[dict]:
+    """Counts, reasons and state into the summary; returns the campaign's call-sheet rows."""
+    engine = open_ledger(settings.ledger_url)
+    summary.counts = status_counts(engine, summary.campaign)
+    summary.reasons = failure_reasons(engine, summary.campaign, _NEEDS_A_PERSON)
+    state = campaign_state(engine, summary.campaign)
+    if state is not None and state[0] is CampaignState.PAUSED:
+        # Paused before this run (by hand, or by an earlier run): it planned and rendered, sent nothing.
+        summary.status, summary.reason = "paused", summary.reason or state[1]
+    calls = _call_sheet(engine, summary.campaign)
+    days = sorted({row.get("local_time_to_call", "")[:10] for row in calls})
+    summary.call_sheets = [str(settings.call_sheet_dir / f"{day}.csv") for day in days]
+    return calls
+
+
+def _publish(summary: CampaignSummary, calls: list[dict]) -> None:
+    """The outcome as a Prefect table artifact, under a key per campaign (its history in the UI)."""
+    key = "campaign-" + (re.sub(r"[^a-z0-9]+", "-", summary.campaign.lower()).strip("-") or "unnamed")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+    create_table_artifact(
+        key=key[:100],
+        table=summary.table(),
+        description=f"Campaign **{summary.campaign}** ({summary.status}): {counts or 'no messages'}.",
+    )
+    if calls:
+        create_table_artifact(
+            key=f"call-sheet-{key.removeprefix('campaign-')}"[:100],
+            table=calls[:_ARTIFACT_CALLS],
+            description=f"Voicemails to leave for **{summary.campaign}**"
+            + (f" (the first {_ARTIFACT_CALLS} of {len(calls)})" if len(calls) > _ARTIFACT_CALLS else "")
+            + ": " + ", ".join(summary.call_sheets),
+        )
+    get_run_logger().info("campaign %s: %s", summary.campaign, counts)
+
+
+def _call_sheet(engine: Engine, campaign: str) -> list[dict]:
+    """The call-sheet rows of the campaign's voicemails written so far, by time to call."""
+    query = sa.select(Message.call_sheet).where(
+        Message.campaign == campaign, Message.channel == "voicemail", Message.status == "sent"
+    )
+    with engine.connect() as conn:
+        rows = [row for row in conn.execute(query).scalars() if row]
+    return sorted(rows, key=lambda row: row.get("local_time_to_call", ""))
+
+
+def _no_batch() -> ImportSummary:
+    return ImportSummary(batch_id="", status="not_read")
+
+
+def _dry_run(
+    path: Path,
+    campaign: str | None,
+    mapping_file: Path | str | None,
+    settings: Settings,
+    business_now: datetime,
+    templates_dir: Path | None,
+) -> CampaignSummary:
+    """Everything up to sending, in a scratch ledger that is thrown away: the counts and samples
+    are exactly what a real run would send, less what the real ledger shows was sent already."""
+    with tempfile.TemporaryDirectory(prefix="followup-dry-run-") as scratch:
+        scratch_settings = settings.model_copy(update={"database_url": f"sqlite:///{Path(scratch) / 'dry-run.db'}"})
+        name = campaign or default_campaign_name(path)
+        batch = import_batch(path, mapping_file, scratch_settings)
+        summary = CampaignSummary(campaign=name, batch=batch, status="dry_run")
+        if batch.refused:
+            summary.status, summary.reason = "refused", batch.reason
+            return summary
+        plan = plan_messages(scratch_settings.ledger_url, name, batch.batch_id, business_now)
+        summary.planned = plan.planned
+        _render_all(scratch_settings.ledger_url, name, templates_dir, business_now, summary)
+        finished = _finished_keys(settings, name)
+        scratch_engine = open_ledger(scratch_settings.ledger_url)
+        rows = [r for r in _rendered(scratch_engine, name) if r["message_key"] not in finished]
+        summary.already_planned = summary.planned - len(rows) - summary.render_failed
+        summary.would_send = dict(Counter(f"{r['kind']}/{r['channel']}" for r in rows))
+        summary.samples = [_sample(r) for r in rows[:_SAMPLES]]
+        summary.counts = status_counts(scratch_engine, name)
+        summary.reasons = failure_reasons(scratch_engine, name, ("failed",))
+        scratch_engine.dispose()  # its file goes with the scratch folder
+    return summary
+
+
+def _finished_keys(settings: Settings, campaign: str) -> set[str]:
+    engine = open_ledger(settings.ledger_url)
+    with engine.connect() as conn:
+        query = sa.select(Message.message_key).where(
+            Message.campaign == campaign, Message.status.not_in(("planned", "rendered"))
+        )
+        return set(conn.execute(query).scalars())
+
+
+def _rendered(engine, campaign: str) -> list[dict]:
+    query = (
+        sa.select(Message.message_key, Message.candidate_id, Message.kind, Message.channel, Message.variant,
+                  Message.subject, Message.text_body, Candidate.email)  # fmt: skip
+        .join(Candidate, Candidate.candidate_id == Message.candidate_id)
+        .where(Message.campaign == campaign, Message.status == "rendered")
+        .order_by(Message.id)
+    )
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _sample(row: dict) -> dict:
+    return {k: row[k] for k in ("candidate_id", "kind", "channel", "variant", "subject", "text_body")}

@@ -1,0 +1,112 @@
+"""The send stage as the campaign flow and the sweep run it: recover what a dead sender left,
+then send what is due through the transports the settings choose, in one or more processes.
+
+    recover(settings)
+    report = send_stage(settings, business_now=now, campaign="autumn-round")
+
+Several sender processes share the ledger safely (claims are atomic, DESIGN.md); they exist
+because one Python process spends its interpreter lock on the sending threads and tops out
+below what two cores can drive.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from dataclasses import fields
+from datetime import datetime
+
+from followup.config import Settings
+from followup.delivery import SendPolicy, SendReport, send_due
+from followup.outbound import EnvelopeBuilder, router_for, sender_address
+from followup.store import control, open_ledger, sending, suppressions
+from followup.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+
+def policy_for(settings: Settings) -> SendPolicy:
+    return SendPolicy(
+        concurrency=settings.send_concurrency,
+        # Each process takes its share of the rate, so the campaign keeps to the whole.
+        rate_per_s=settings.send_rate / settings.senders if settings.send_rate else None,
+        max_attempts=settings.max_attempts,
+        pause_after_consecutive_failures=settings.pause_after_failures,
+    )
+
+
+def recover(settings: Settings) -> dict:
+    """Settle claims of senders that died (sent from events, else unknown), promote unknown
+    messages whose events have arrived since, and take in the user's suppression list."""
+    engine = open_ledger(settings.ledger_url)
+    if settings.suppression_file is not None:
+        suppressions.sync_list(engine, settings.suppression_file)
+    recovered = sending.recover_dead_claims(engine)
+    recovered["reconciled"] = sending.reconcile_unknown(engine)
+    if recovered["unknown"]:
+        log.warning(
+            "%d messages were in flight when their sender died and no event shows they arrived: "
+            "they are marked unknown and not resent; see `followup reconcile`",
+            recovered["unknown"],
+        )
+    return recovered
+
+
+def send_stage(
+    settings: Settings,
+    *,
+    business_now: datetime,
+    campaign: str | None = None,
+    email: Transport | None = None,
+) -> SendReport:
+    """Send everything due (of `campaign`, or all). `email`: a transport already made (tests,
+    the demo); otherwise the settings choose it, and FOLLOWUP_SENDERS processes send.
+    Run recover() first, so a dead sender's claims are settled before anything is resent."""
+    sender_address(settings)  # refuse before any process starts
+    if settings.senders > 1 and email is None:
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(settings.senders) as pool:
+            reports = pool.starmap(_send_one, [(settings, business_now, campaign)] * settings.senders)
+        report = merge(reports)
+    else:
+        report = _send_one(settings, business_now, campaign, email)
+    if report.paused and campaign is not None:
+        control.pause(open_ledger(settings.ledger_url), campaign, report.pause_reason or "too many failures in a row")
+    return report
+
+
+def _send_one(
+    settings: Settings, business_now: datetime, campaign: str | None, email: Transport | None = None
+) -> SendReport:
+    engine = open_ledger(settings.ledger_url)
+    from_email, from_name = sender_address(settings)
+    transport = router_for(settings, email)
+    try:
+        return send_due(
+            engine,
+            transport,
+            EnvelopeBuilder(from_email, from_name),
+            owner=sending.Owner.current(),
+            policy=policy_for(settings),
+            business_now=business_now,
+            campaign=campaign,
+        )
+    finally:
+        transport.close()
+
+
+def merge(reports: list[SendReport]) -> SendReport:
+    """One report for several sender processes' reports."""
+    total = SendReport()
+    for report in reports:
+        for f in fields(SendReport):
+            value = getattr(report, f.name)
+            if f.name == "paused":
+                total.paused = total.paused or value
+            elif f.name == "pause_reason":
+                total.pause_reason = total.pause_reason or value
+            elif f.name == "errors":
+                total.errors.update(value)
+            else:
+                setattr(total, f.name, getattr(total, f.name) + value)
+    return total

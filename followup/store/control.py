@@ -1,0 +1,138 @@
+"""A recruiter's hands on the ledger: pause, resume or cancel a campaign, stop one person,
+queue failed messages again, and count where a campaign stands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from followup.models import Campaign, CampaignState, Candidate, Message, MessageStatus
+
+_M = Message.__table__
+_K = Campaign.__table__
+# Not yet handed to any transport: what pausing holds back and cancelling or stopping ends.
+PENDING = (MessageStatus.PLANNED.value, MessageStatus.RENDERED.value, MessageStatus.RETRY_WAIT.value)
+
+
+class UnknownName(LookupError):
+    """No campaign or candidate by that name in the ledger."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _set_state(engine: Engine, name: str, state: CampaignState, reason: str | None) -> None:
+    with engine.begin() as conn:
+        known = conn.execute(sa.select(_K.c.name).where(_K.c.name == name)).first()
+        if known is None:
+            raise UnknownName(f"no campaign named {name!r}; `followup campaigns` lists them")
+        conn.execute(_K.update().where(_K.c.name == name).values(state=state.value, reason=reason, updated_at=_now()))
+
+
+def campaign_state(engine: Engine, name: str) -> tuple[CampaignState, str | None] | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(_K.c.state, _K.c.reason).where(_K.c.name == name)).first()
+    return None if row is None else (CampaignState(row.state), row.reason)
+
+
+def pause(engine: Engine, name: str, reason: str = "paused by hand") -> None:
+    """Senders claim nothing more from the campaign; messages in flight finish."""
+    _set_state(engine, name, CampaignState.PAUSED, reason)
+
+
+def resume(engine: Engine, name: str) -> None:
+    state = campaign_state(engine, name)
+    if state is not None and state[0] is CampaignState.CANCELLED:
+        raise ValueError(f"campaign {name!r} was cancelled; a cancelled campaign does not resume")
+    _set_state(engine, name, CampaignState.ACTIVE, None)
+
+
+def cancel(engine: Engine, name: str) -> int:
+    """Closes the campaign for good: every message not yet sent is cancelled. Returns how many."""
+    _set_state(engine, name, CampaignState.CANCELLED, "cancelled by hand")
+    with engine.begin() as conn:
+        return conn.execute(
+            _M.update()
+            .where(_M.c.campaign == name, _M.c.status.in_(PENDING))
+            .values(status=MessageStatus.CANCELLED.value, last_error="campaign cancelled", updated_at=_now())
+        ).rowcount
+
+
+def stop_candidate(engine: Engine, candidate_id: str) -> int:
+    """Cancels everything pending for one person, in every campaign. Returns how many."""
+    with engine.begin() as conn:
+        if conn.execute(sa.select(Candidate.candidate_id).where(Candidate.candidate_id == candidate_id)).first() is None:
+            raise UnknownName(f"no candidate with id {candidate_id!r} in the ledger")
+        return conn.execute(
+            _M.update()
+            .where(_M.c.candidate_id == candidate_id, _M.c.status.in_(PENDING))
+            .values(status=MessageStatus.CANCELLED.value, last_error="stopped by hand", updated_at=_now())
+        ).rowcount
+
+
+def retry_failed(engine: Engine, campaign: str | None = None) -> tuple[int, int]:
+    """Failed messages go back in the queue: those that never rendered to `planned` (a fixed
+    template renders them), the rest to `rendered` with their attempts reset. A cancelled
+    campaign's messages stay failed. Returns (to render, to send)."""
+    failed = [_M.c.status == MessageStatus.FAILED.value, ~_M.c.campaign.in_(_cancelled_campaigns())]
+    if campaign is not None:
+        failed.append(_M.c.campaign == campaign)
+    common = {"attempts": 0, "next_attempt_at": None, "last_error": None, "updated_at": _now()}
+    with engine.begin() as conn:
+        render = conn.execute(
+            _M.update().where(*failed, _M.c.template.is_(None)).values(status=MessageStatus.PLANNED.value, **common)
+        ).rowcount
+        send = conn.execute(
+            _M.update().where(*failed, _M.c.template.is_not(None)).values(status=MessageStatus.RENDERED.value, **common)
+        ).rowcount
+    return render, send
+
+
+def _cancelled_campaigns() -> sa.Select:
+    return sa.select(_K.c.name).where(_K.c.state == CampaignState.CANCELLED.value)
+
+
+def status_counts(engine: Engine, campaign: str | None = None) -> dict[str, int]:
+    """How many messages are in each status (of `campaign`, or all)."""
+    query = sa.select(_M.c.status, sa.func.count()).group_by(_M.c.status)
+    if campaign is not None:
+        query = query.where(_M.c.campaign == campaign)
+    with engine.connect() as conn:
+        return {status: n for status, n in conn.execute(query)}
+
+
+def failure_reasons(engine: Engine, campaign: str | None, statuses: Sequence[str], limit: int = 10) -> list[tuple[str, str, int]]:
+    """The most common (status, reason) pairs among messages in `statuses`, most frequent first."""
+    reason = sa.func.coalesce(_M.c.last_error, "")
+    query = (
+        sa.select(_M.c.status, reason, sa.func.count().label("n"))
+        .where(_M.c.status.in_(statuses))
+        .group_by(_M.c.status, reason)
+        .order_by(sa.desc("n"))
+        .limit(limit)
+    )
+    if campaign is not None:
+        query = query.where(_M.c.campaign == campaign)
+    with engine.connect() as conn:
+        return [(status, text, n) for status, text, n in conn.execute(query)]
+
+
+def campaigns_with_due(engine: Engine, business_now: datetime) -> list[str]:
+    """Open campaigns holding messages to render or send at `business_now`, by name."""
+    due = sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= business_now.astimezone(timezone.utc))
+    query = (
+        sa.select(_M.c.campaign)
+        .where(_M.c.status.in_(PENDING), due, _M.c.campaign.not_in(_closed_campaigns()))
+        .distinct()
+        .order_by(_M.c.campaign)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def _closed_campaigns() -> sa.Select:
+    return sa.select(_K.c.name).where(_K.c.state != CampaignState.ACTIVE.value)

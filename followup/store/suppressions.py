@@ -1,0 +1,50 @@
+"""The user's own suppression list (FOLLOWUP_SUPPRESSION_FILE): addresses never to write to.
+
+Bounces, unsubscribes and spam reports arrive as events; a recruiting team also keeps its own
+do-not-contact list. That file is read before every send stage, so an address added to it
+stops the very next claim. One address per line, or a CSV whose column named email (or the
+first column) holds them; blank lines and lines starting with # are skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from followup.models import Suppression
+
+REASON = "list"
+_CHUNK = 1_000
+
+
+def read_addresses(path: Path) -> list[str]:
+    """The addresses in `path`, as written (local parts may be case-sensitive)."""
+    text = path.read_text(encoding="utf-8-sig")
+    rows = [row for row in csv.reader(io.StringIO(text)) if row and row[0].strip() and not row[0].startswith("#")]
+    if not rows:
+        return []
+    header = [cell.strip().lower() for cell in rows[0]]
+    column = header.index("email") if "email" in header else 0
+    body = rows[1:] if "email" in header or "@" not in rows[0][0] else rows
+    return sorted({row[column].strip() for row in body if len(row) > column and "@" in row[column]})
+
+
+def sync_list(engine: Engine, path: Path) -> int:
+    """Record every address of the list as suppressed (reason 'list'); returns how many are new."""
+    addresses = read_addresses(path)
+    table = Suppression.__table__
+    added = 0
+    with engine.begin() as conn:
+        known = set(conn.execute(sa.select(table.c.email)).scalars())
+        new = [a for a in addresses if a not in known]
+        now = datetime.now(timezone.utc)
+        for start in range(0, len(new), _CHUNK):
+            chunk = new[start : start + _CHUNK]
+            conn.execute(table.insert(), [{"email": a, "reason": REASON, "source": path.name, "created_at": now} for a in chunk])
+            added += len(chunk)
+    return added
