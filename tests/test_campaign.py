@@ -238,3 +238,19 @@ def test_every_deployment_in_prefect_yaml_names_a_flow():
         path, name = deployment["entrypoint"].split(":")
         module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
         assert isinstance(getattr(module, name), Flow), deployment["name"]
+
+
+def test_two_sender_processes_share_a_campaign_without_sending_anything_twice(ledger_url, tmp_path):
+    frame = generate_batch(200, seed=9, bad_share=0.0, channel_mix=(1.0, 0.0, 0.0), now=SAMPLE_NOW)
+    path = write_batch(frame, tmp_path / "big-round.csv")
+    # Slow answers and few threads: ten seconds of work for one process, so both get a share.
+    with Sandbox(SandboxConfig(api_key=KEY, latency_ms=100)) as sandbox:
+        settings = settings_for(tmp_path, ledger_url, sandbox, senders=2, send_concurrency=2)
+        summary = run_campaign(path, "nov", None, settings, SAMPLE_NOW)
+        sent = sandbox.messages()
+
+    keys = Counter(m["body"]["custom_args"]["message_key"] for m in sent)
+    assert summary.counts == {"sent": 200} and len(keys) == 200 and set(keys.values()) == {1}
+    with open_ledger(ledger_url).connect() as conn:
+        owners = conn.execute(sa.select(sa.func.count(sa.distinct(Message.claimed_by)))).scalar()
+    assert owners == 2  # both processes took a share
