@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -34,6 +34,14 @@ from .message import Attachment, OutboundMessage, RenderError
 # About 2.5 spoken words a second: what fits in the 30 seconds a voicemail gets.
 MAX_VOICEMAIL_WORDS = 75
 ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+class _Part(NamedTuple):
+    """The file that renders one part of a message, compiled, and the locale it writes in."""
+
+    name: str
+    template: Template
+    locale: str
 
 
 @dataclass(frozen=True)
@@ -153,9 +161,7 @@ class Renderer:
             self._layouts[key] = found
         return found
 
-    def _templates(
-        self, kind: str, variant: str, channel: str, locale: str
-    ) -> dict[str, tuple[str, Template]]:
+    def _templates(self, kind: str, variant: str, channel: str, locale: str) -> dict[str, _Part]:
         key = (kind, variant, channel, locale)
         found = self._parts.get(key)
         if found is not None:
@@ -167,7 +173,7 @@ class Renderer:
             if name is None:
                 raise RenderError(f"no template for the {part} part", template=f"{kind}/{channel}.{part}.j2")
             try:
-                found[part] = (name, self.env.get_template(name))
+                found[part] = _Part(name, self.env.get_template(name), writing_locale(name, locale))
             except Exception as exc:
                 raise render_error(exc, self.index, name) from exc
         self._parts[key] = found
@@ -175,7 +181,7 @@ class Renderer:
 
     def template_names(self, kind: str, variant: str, channel: str, locale: str) -> dict[str, str]:
         """Which file renders each part of a message (after variant and locale fallbacks)."""
-        return {part: name for part, (name, _) in self._templates(kind, variant, channel, locale).items()}
+        return {part: found.name for part, found in self._templates(kind, variant, channel, locale).items()}
 
     def complete(
         self, kind: str, channel: str, context: Mapping[str, Any], *, variant: str, template: str, locale: str
@@ -246,17 +252,11 @@ class Renderer:
             or DEFAULT_LOCALE
         )
         parts = self._templates(kind, variant, channel, locale)
-        main = parts[spec.parts[0]][0]
-        ctx = self.complete(
-            kind, channel, context, variant=variant, template=main, locale=writing_locale(main, locale)
-        )
+        first = parts[spec.parts[0]]
+        main = first.name
+        ctx = self.complete(kind, channel, context, variant=variant, template=main, locale=first.locale)
         try:
-            # Each part formats money and dates in its own file's language (a German subject
-            # over an English body stays consistent within each part).
-            out = {
-                part: self._run(template, _with_locale(ctx, writing_locale(name, locale)))
-                for part, (name, template) in parts.items()
-            }
+            out = self._run(parts, ctx)
         except Exception as exc:
             raise render_error(exc, self.index, main, ctx) from exc
         if channel == "voicemail":
@@ -284,15 +284,25 @@ class Renderer:
             call_sheet_row=None,
         )
 
-    def _run(self, template: Template, ctx: dict) -> str:
-        """Template.render, minus its per-call copy of the context and of the template's
-        globals (a ChainMap): that copy costs more than rendering a short part. The parts of
-        one message share one context that already holds the globals; templates cannot
-        write to it ({% set %} goes to the template's own scope)."""
+    def _run(self, parts: dict[str, _Part], ctx: dict) -> dict[str, str]:
+        """Template.render for each part, minus its per-call copy of the context and of the
+        template's globals (a ChainMap): that copy costs more than rendering a short part. The
+        parts of one message share one context that already holds the globals; templates
+        cannot write to it ({% set %} goes to the template's own scope). The Context is built
+        directly because template.new_context lists the globals' names again each time, for
+        {% import %} of a module only."""
+        env = self.env
+        out = {}
         try:
-            return self.env.concat(template.root_render_func(template.new_context(ctx, shared=True)))
+            for part, (_, template, locale) in parts.items():
+                # Each part formats money and dates in its own file's language (a German
+                # subject over an English body stays consistent within each part).
+                part_ctx = ctx if locale == ctx["locale"] else {**ctx, "locale": locale}
+                context = env.context_class(env, part_ctx, template.name, template.blocks)
+                out[part] = env.concat(template.root_render_func(context))
         except Exception:
-            self.env.handle_exception()  # re-raises with template file and line in the traceback
+            env.handle_exception()  # re-raises with template file and line in the traceback
+        return out
 
     def _voicemail(
         self, kind: str, variant: str, main: str, ctx: dict, raw: str, spec: ChannelSpec
@@ -361,7 +371,3 @@ class Renderer:
             organizer_email=ctx.get("recruiter_email"),
             organizer_name=_one_line(ctx["recruiter_name"]) if ctx.get("recruiter_name") else None,
         )
-
-
-def _with_locale(ctx: dict[str, Any], locale: str) -> dict[str, Any]:
-    return ctx if ctx["locale"] == locale else {**ctx, "locale": locale}

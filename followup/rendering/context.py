@@ -19,6 +19,7 @@ from .formatting import get_zone
 # Without an offer_deadline the offer still names a date: a week is long enough to decide
 # and short enough to keep the momentum the follow-up exists for.
 DEFAULT_REPLY_DAYS = 7
+_REPLY_WITHIN = timedelta(days=DEFAULT_REPLY_DAYS)
 
 _TEXT_FIELDS = (
     "candidate_id",
@@ -63,6 +64,8 @@ def _text(value: Any) -> str | None:
 
 def _moment(value: Any) -> datetime | None:
     """An aware datetime; the ledger (SQLite) may hand back naive ones, which are UTC."""
+    if value.__class__ is datetime:  # what the ledger hands back, five times a message
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
     if _missing(value) or value == "":
         return None
     if isinstance(value, str):
@@ -94,7 +97,7 @@ def _deadline_day(value: Any, zone: str | None) -> date | None:
     moment = _moment(value)
     if moment is None:
         return None
-    if moment.timetz().replace(tzinfo=None) == time(0):
+    if not (moment.hour or moment.minute or moment.second or moment.microsecond):
         return moment.date()
     return _local_day(moment, zone)
 
@@ -125,7 +128,10 @@ def candidate_context(
     ctx: dict[str, Any] = {}
     for field in _TEXT_FIELDS:
         value = candidate.get(field, _ABSENT)
-        ctx[field] = _text(decision.get(field) if value is _ABSENT else value)
+        if value is _ABSENT:
+            value = decision.get(field)
+        # Inline for the common case, a string: nineteen fields a message.
+        ctx[field] = (value.strip() or None) if value.__class__ is str else _text(value)
     now_aware = _moment(now)
     if now_aware is None:
         raise ValueError("now is required")
@@ -142,7 +148,7 @@ def candidate_context(
     ctx["start_date"] = _day(decision.get("start_date"))
     ctx["offer_deadline"] = _deadline_day(decision.get("offer_deadline"), ctx["timezone"])
     ctx["reply_by"] = ctx["offer_deadline"] or _local_day(
-        now_aware + timedelta(days=DEFAULT_REPLY_DAYS), ctx["timezone"]
+        now_aware + _REPLY_WITHIN, ctx["timezone"]
     )
     ctx["message_key"] = message_key
     ctx["step"] = int(step)

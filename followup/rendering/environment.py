@@ -14,6 +14,7 @@ import importlib.resources
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,13 @@ from jinja2 import (
     UndefinedError,
 )
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import missing
 
 from .formatting import FILTERS
 from .message import RenderError
+from .output import EmptyValue, MessageCodeGenerator, refuse_none
 
 KINDS = ("offer", "offer_nudge", "rejection", "keep_in_touch", "in_person_invite")
 # Parts of each channel, the main one (recorded as the message's template) first.
@@ -60,6 +64,7 @@ def locale_chain(locale: str) -> tuple[str, ...]:
     return (locale,) if language == locale else (locale, language)
 
 
+@lru_cache(maxsize=1024)  # asked once per part rendered
 def is_html_template(name: str | None) -> bool:
     """Autoescape exactly the HTML parts: '<stem>.html[.<locale>].j2'."""
     if not name:
@@ -192,14 +197,15 @@ def naming_problems(names: Iterable[str]) -> list[tuple[str, str]]:
     return problems
 
 
-class _EmptyValue(Exception):
-    """A template printed None: an optional field without an explicit fallback."""
+class MessageContext(Context):
+    """Jinja2's Context, looking a name up with one dict call while the template has set no
+    top-level variables of its own (vars), as ours never do: a message resolves some fifty
+    names, and its filters read the locale and time zone ten more times."""
 
-
-def _refuse_none(value: object) -> object:
-    if value is None:
-        raise _EmptyValue()
-    return value
+    def resolve_or_missing(self, key: str) -> Any:
+        if self.vars:
+            return super().resolve_or_missing(key)
+        return self.parent.get(key, missing)
 
 
 def make_environment(loader, *, sandboxed: bool) -> Environment:
@@ -213,8 +219,10 @@ def make_environment(loader, *, sandboxed: bool) -> Environment:
         # Templates are compiled once per process; nothing re-reads them while it runs.
         auto_reload=False,
         cache_size=-1,
-        finalize=_refuse_none,
+        finalize=refuse_none,
     )
+    env.code_generator_class = MessageCodeGenerator
+    env.context_class = MessageContext
     env.filters.update(FILTERS)
     return env
 
@@ -248,7 +256,7 @@ def render_error(
         match = _UNDEFINED_NAME.match(text) or _MISSING_ATTRIBUTE.search(text)
         variable = match.group(1) if match else None
         message = text
-    elif isinstance(exc, _EmptyValue):
+    elif isinstance(exc, EmptyValue):
         printed = _PRINTED_NAME.findall(index.source_line(template, line)) if line else []
         empty = [name for name in printed if context is None or context.get(name.split(".")[0]) is None]
         variable = ", ".join(dict.fromkeys(empty or printed)) or None

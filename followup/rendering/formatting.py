@@ -80,8 +80,12 @@ def _money(amount: float | int, currency: str | None, locale: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _date(value: date, fmt: str, locale: str) -> str:
-    return format_date(value, fmt, locale=_locale(locale))
+def _date(value: date, fmt: str, locale: str, zone: str) -> str:
+    """Cached with the zone: the day an aware datetime falls on is where the candidate lives."""
+    local = _local(value, zone)
+    if isinstance(local, datetime):
+        local = local.date()
+    return format_date(local, fmt, locale=_locale(locale))
 
 
 @lru_cache(maxsize=4096)
@@ -94,10 +98,10 @@ def _listing(items: tuple[str, ...], locale: str) -> str:
     return format_list(list(items), locale=_locale(locale))
 
 
-def _local(ctx: Context, value: date | datetime) -> date | datetime:
+def _local(value: date | datetime, zone: str) -> date | datetime:
     """An aware datetime is shown in the candidate's time zone, a plain date as it is."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(get_zone(ctx["timezone"]))
+        return value.astimezone(get_zone(zone))
     return value
 
 
@@ -108,27 +112,24 @@ def money(ctx: Context, amount: float | int, currency: str | None = None) -> str
 
 @pass_context
 def date_filter(ctx: Context, value: date | datetime, fmt: str = "long") -> str:
-    local = _local(ctx, value)
-    if isinstance(local, datetime):
-        local = local.date()
-    return _date(local, fmt, ctx["locale"])
+    return _date(value, fmt, ctx["locale"], ctx["timezone"])
 
 
 @pass_context
 def time_filter(ctx: Context, value: datetime, fmt: str = "short") -> str:
-    return _time(_local(ctx, value), fmt, ctx["locale"])
+    return _time(_local(value, ctx["timezone"]), fmt, ctx["locale"])
 
 
 @pass_context
 def zone(ctx: Context, value: datetime) -> str:
     """The zone abbreviation a reader recognises (EDT, CET) for an aware datetime."""
-    return _local(ctx, value).tzname() or ctx["timezone"]
+    return _local(value, ctx["timezone"]).tzname() or ctx["timezone"]
 
 
 @pass_context
 def listing(ctx: Context, items: Any) -> str:
     """['a', 'b', 'c'] -> 'a, b, and c' in the candidate's language."""
-    return _listing(tuple(str(item) for item in items), ctx["locale"])
+    return _listing(tuple(map(str, items)), ctx["locale"])
 
 
 FILTERS = {
