@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from followup.models import Batch, BatchStatus, Candidate, CandidateChange, Decision, MessageStatus
-from followup.store import open_ledger
+from followup.store import bulk, open_ledger
 from followup.store.batches import BatchRecord, find_imported, record_refusal, store_batch
 
 TABLES = {"batches", "candidates", "decisions", "candidate_changes", "messages", "events", "responses", "suppressions"}
@@ -135,3 +135,25 @@ def test_refusals_are_recorded_and_not_mistaken_for_imports(ledger_url):
     assert batch.status is BatchStatus.REFUSED and batch.reason == "42% of rows are bad"
     store_batch(engine, record("b1"), valid_frame())
     assert find_imported(engine, "ab" * 32).id == "b1"
+
+
+def test_a_mixed_batch_inserts_the_new_rows_in_file_order_and_updates_the_known(ledger_url, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 1)  # each row its own chunk: the masks cut across chunks
+    engine = open_ledger(ledger_url)
+    store_batch(engine, record("b1"), valid_frame())
+    known = valid_frame({(0, "salary_max"): 75000.0, (1, "role"): "Senior Analyst"})
+    newcomer = valid_frame().iloc[[1]].assign(candidate_id="C-3", email="cy@example.com", source_line=4)
+    stats = store_batch(engine, record("b2", sha="cd" * 32), pd.concat([known, newcomer], ignore_index=True))
+    assert (stats.new_candidates, stats.updated_candidates) == (1, 0)
+    assert (stats.new_decisions, stats.updated_decisions, stats.changes) == (2, 1, 1)
+    with Session(engine) as session:
+        in_id_order = session.scalars(sa.select(Decision).order_by(Decision.id))
+        decisions = [(d.candidate_id, d.role, d.batch_id) for d in in_id_order]
+        cy = session.scalars(sa.select(Candidate).where(Candidate.candidate_id == "C-3")).one()
+    assert decisions == [
+        ("C-1", "Data Engineer", "b2"),
+        ("C-2", "Analyst", "b1"),
+        ("C-2", "Senior Analyst", "b2"),
+        ("C-3", "Analyst", "b2"),
+    ]
+    assert (cy.email, cy.first_batch_id, cy.last_batch_id) == ("cy@example.com", "b2", "b2")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -85,6 +86,10 @@ def _as_text(series: pd.Series) -> pd.Series:
     return out.astype("string")
 
 
+def _has_rows(conn: sa.Connection, table: sa.Table) -> bool:
+    return conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None
+
+
 def _existing(conn: sa.Connection, table: sa.Table, ids: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
     parts = []
     for start in range(0, len(ids), _LOOKUP_CHUNK):
@@ -100,18 +105,26 @@ def _existing(conn: sa.Connection, table: sa.Table, ids: Sequence[str], columns:
     return frame
 
 
-def _diff(new: pd.DataFrame, old: pd.DataFrame, key: Sequence[str], fields: Sequence[str]):
-    """Split `new` into rows absent from `old`, rows that changed, and the field-level changes."""
-    merged = new.merge(old, on=list(key), how="left", suffixes=("", "__old"), indicator=True)
-    is_new = (merged["_merge"] == "left_only").to_numpy()
-    known = merged[~is_new]
+def _compare(frame: pd.DataFrame, old: pd.DataFrame, key: Sequence[str], fields: Sequence[str], rows: np.ndarray):
+    """Which rows of `frame` are absent from `old` and which differ from it (masks over `frame`),
+    and the field-level changes. Only `rows` (positions) can be in `old`: the rest are new unread."""
+    is_new = np.ones(len(frame), dtype=bool)
+    changed = np.zeros(len(frame), dtype=bool)
+    if old.empty:
+        return is_new, changed, pd.DataFrame()
+    merged = frame.iloc[rows][[*key, *fields]].merge(
+        old, on=list(key), how="left", suffixes=("", "__old"), indicator=True
+    )  # a left merge keeps the left order, and keys are unique in `old`: merged row i is rows[i]
+    found = (merged["_merge"] == "both").to_numpy()
+    is_new[rows[found]] = False
+    known = merged[found]
     changes = []
-    changed_any = pd.Series(False, index=known.index)
+    differs_any = np.zeros(len(known), dtype=bool)
     for field in fields:
         a, b = _as_text(known[field]), _as_text(known[f"{field}__old"])
         differs = (a.fillna("\0") != b.fillna("\0")).to_numpy(dtype=bool)
         if differs.any():
-            changed_any |= differs
+            differs_any |= differs
             changes.append(
                 pd.DataFrame(
                     {
@@ -122,73 +135,67 @@ def _diff(new: pd.DataFrame, old: pd.DataFrame, key: Sequence[str], fields: Sequ
                     }
                 )
             )
-    inserted = new[is_new]
-    updated = new[~is_new][changed_any.to_numpy()]
-    change_frame = pd.concat(changes, ignore_index=True) if changes else pd.DataFrame()
-    return inserted, updated, change_frame
+    changed[rows[found][differs_any]] = True
+    return is_new, changed, pd.concat(changes, ignore_index=True) if changes else pd.DataFrame()
+
+
+@dataclass(frozen=True)
+class _Upserted:
+    inserted: int
+    updated: int
+    changes: pd.DataFrame
+    known: np.ndarray  # rows whose key the table held before
+
+
+def _upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    frame: pd.DataFrame,
+    key: Sequence[str],
+    fields: Sequence[str],
+    maybe_known: np.ndarray,
+    *,
+    carried: Sequence[str] = (),
+    on_insert: dict,
+    on_update: dict,
+) -> _Upserted:
+    """Insert the rows of `frame` new to `table`; update the ones whose `fields` changed and list
+    those changes. Only rows in `maybe_known` are read back: in a first import, none."""
+    rows = np.flatnonzero(maybe_known)
+    old = _existing(conn, table, frame["candidate_id"].iloc[rows].tolist(), [*key, *fields])
+    is_new, changed, changes = _compare(frame, old, key, fields, rows)
+    inserted = insert_frame(conn, table, frame, [*key, *fields, *carried], where=is_new, constants=on_insert)
+    updated = update_frame(conn, table, frame, [*fields, *carried], key, where=changed, constants=on_update)
+    return _Upserted(inserted, updated, changes, ~is_new)
 
 
 def store_batch(engine: Engine, record: BatchRecord, valid: pd.DataFrame) -> StoreStats:
     """Record the batch and upsert its valid rows in one transaction: all of it lands or none."""
     cand_t, dec_t, change_t = Candidate.__table__, Decision.__table__, CandidateChange.__table__
     valid = valid.reset_index(drop=True)
-    now = pd.Timestamp(utcnow())
+    now = utcnow()
     with engine.begin() as conn:
         conn.execute(sa.insert(Batch).values(**_batch_values(record), status=BatchStatus.IMPORTED))
-        ledger_empty = conn.execute(sa.select(sa.func.count()).select_from(cand_t)).scalar_one() == 0
-        ids = valid["candidate_id"].tolist()
-
-        people = valid[["candidate_id", *CANDIDATE_FIELDS]]
-        old_people = (
-            pd.DataFrame(columns=["candidate_id", *CANDIDATE_FIELDS])
-            if ledger_empty
-            else _existing(conn, cand_t, ids, ["candidate_id", *CANDIDATE_FIELDS])
-        )
-        new_people, changed_people, people_changes = _diff(people, old_people, ["candidate_id"], CANDIDATE_FIELDS)
+        people = _upsert(
+            conn, cand_t, valid, ["candidate_id"], CANDIDATE_FIELDS,
+            np.full(len(valid), _has_rows(conn, cand_t)),
+            on_insert={"first_batch_id": record.id, "last_batch_id": record.id, "updated_at": now},
+            on_update={"last_batch_id": record.id, "updated_at": now},
+        )  # fmt: skip
+        # A candidate new to the ledger has no decisions in it yet.
+        decisions = _upsert(
+            conn, dec_t, valid, ["candidate_id", "role"], DECISION_FIELDS, people.known,
+            carried=["source_line"], on_insert={"batch_id": record.id}, on_update={"batch_id": record.id},
+        )  # fmt: skip
+        all_changes = pd.concat([people.changes, decisions.changes], ignore_index=True)
         insert_frame(
-            conn,
-            cand_t,
-            new_people.assign(first_batch_id=record.id, last_batch_id=record.id, updated_at=now),
-            ["candidate_id", *CANDIDATE_FIELDS, "first_batch_id", "last_batch_id", "updated_at"],
-        )
-        update_frame(
-            conn,
-            cand_t,
-            changed_people.assign(last_batch_id=record.id, updated_at=now),
-            [*CANDIDATE_FIELDS, "last_batch_id", "updated_at"],
-            ["candidate_id"],
-        )
-
-        decisions = valid[["candidate_id", "role", *DECISION_FIELDS, "source_line"]]
-        old_decisions = (
-            pd.DataFrame(columns=["candidate_id", "role", *DECISION_FIELDS])
-            if ledger_empty
-            else _existing(conn, dec_t, ids, ["candidate_id", "role", *DECISION_FIELDS])
-        )
-        new_dec, changed_dec, decision_changes = _diff(
-            decisions, old_decisions, ["candidate_id", "role"], DECISION_FIELDS
-        )
-        columns = ["candidate_id", "role", *DECISION_FIELDS, "source_line", "batch_id"]
-        insert_frame(conn, dec_t, new_dec.assign(batch_id=record.id), columns)
-        update_frame(
-            conn,
-            dec_t,
-            changed_dec.assign(batch_id=record.id),
-            [*DECISION_FIELDS, "source_line", "batch_id"],
-            ["candidate_id", "role"],
-        )
-
-        all_changes = pd.concat([people_changes, decision_changes], ignore_index=True)
-        insert_frame(
-            conn,
-            change_t,
-            all_changes.assign(batch_id=record.id),
-            ["batch_id", "candidate_id", "field", "old_value", "new_value"],
-        )
+            conn, change_t, all_changes, ["candidate_id", "field", "old_value", "new_value"],
+            constants={"batch_id": record.id},
+        )  # fmt: skip
     return StoreStats(
-        new_candidates=len(new_people),
-        updated_candidates=len(changed_people),
-        new_decisions=len(new_dec),
-        updated_decisions=len(changed_dec),
+        new_candidates=people.inserted,
+        updated_candidates=people.updated,
+        new_decisions=decisions.inserted,
+        updated_decisions=decisions.updated,
         changes=len(all_changes),
     )

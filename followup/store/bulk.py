@@ -1,22 +1,35 @@
-"""Bulk writes that skip per-row ORM work: one executemany per chunk, values formatted vectorised."""
+"""Bulk writes that skip per-row ORM work: rows streamed chunk by chunk, values converted vectorised.
+
+New rows go in with COPY on PostgreSQL and executemany elsewhere, on the DB-API cursor: SQLAlchemy
+wants a list of parameter tuples, and a million tuples would cost more memory than the frame.
+Only one chunk's DB-API values exist at a time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+CHUNK_ROWS = 20_000
+
 # Datetimes go in as "YYYY-MM-DD HH:MM:SS.ffffff": the naive text SQLAlchemy's SQLite DateTime
 # reads back; PostgreSQL gets the same with an explicit +00:00. The ledger stores UTC everywhere.
 
-def _placeholders(conn: sa.Connection, n: int) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return ", ".join([mark] * n)
+
+def _datetime_text(dialect: sa.Dialect, values: np.ndarray) -> np.ndarray:
+    """Naive UTC datetime64 values as text, formatted in numpy (strftime per value is far slower)."""
+    text = np.datetime_as_string(values, unit="us")
+    # "T" becomes " " in place: each character of a fixed-width numpy string is one uint32.
+    text.view(np.uint32).reshape(len(text), -1)[:, 10] = ord(" ")
+    return np.char.add(text, "+00:00") if dialect.name != "sqlite" else text
 
 
-def _column_values(conn: sa.Connection, series: pd.Series) -> np.ndarray:
+def _column_values(dialect: sa.Dialect, series: pd.Series) -> np.ndarray:
     """One column as DB-API values: None for missing, datetimes as text the dialect reads back."""
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series):
         # Only the filled cells are formatted: most date columns of a batch are mostly empty.
@@ -24,33 +37,94 @@ def _column_values(conn: sa.Connection, series: pd.Series) -> np.ndarray:
         out = np.full(len(series), None, dtype=object)
         if present.any():
             utc = series.dt.tz_convert("UTC").dt.tz_localize(None) if series.dt.tz is not None else series
-            text = np.char.replace(np.datetime_as_string(utc.to_numpy()[present], unit="us"), "T", " ")
-            if conn.dialect.name != "sqlite":
-                text = np.char.add(text, "+00:00")
-            out[present] = text.astype(object)
+            out[present] = _datetime_text(dialect, utc.to_numpy()[present]).astype(object)
         return out
-    if pd.api.types.is_float_dtype(series):
-        return series.astype(object).where(series.notna(), None).to_numpy(dtype=object)
-    if pd.api.types.is_integer_dtype(series):
-        return np.array(series.tolist(), dtype=object)
-    return series.astype(object).where(series.notna(), None).to_numpy(dtype=object)
+    return series.to_numpy(dtype=object, na_value=None)
 
 
-def rows(conn: sa.Connection, frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple]:
-    values = [_column_values(conn, frame[c]) for c in columns]
-    return zip(*values)
+def _constant(dialect: sa.Dialect, value: object) -> object:
+    """A value every row shares, converted as a column holding it would be."""
+    return _column_values(dialect, pd.Series([value]))[0]
+
+
+def _literal(conn: sa.Connection, value: object) -> str:
+    """A constant as SQL text, converted as a bound value would be and quoted by SQLAlchemy."""
+    literal = sa.literal(_constant(conn.dialect, value))
+    return str(literal.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _rows(
+    dialect: sa.Dialect,
+    frame: pd.DataFrame,
+    where: np.ndarray | None,
+    columns: Sequence[str],
+    constants: Mapping[str, object],
+    key: Sequence[str] = (),
+) -> Iterator[tuple]:
+    """DB-API rows of the rows of `frame` where `where` (all when None): values of `columns`, then
+    `constants`, then `key`. Converted a chunk at a time and handed over one by one, so no list
+    of tuples builds up (nor the garbage collector's passes over it)."""
+    fixed = [repeat(_constant(dialect, value)) for value in constants.values()]
+    for start in range(0, len(frame), CHUNK_ROWS):
+        part = frame.iloc[start : start + CHUNK_ROWS]
+        if where is not None:
+            part = part[where[start : start + CHUNK_ROWS]]
+        values = [_column_values(dialect, part[c]) for c in columns]
+        keys = [_column_values(dialect, part[c]) for c in key]
+        yield from zip(*values, *fixed, *keys)
+
+
+def _count(frame: pd.DataFrame, where: np.ndarray | None) -> int:
+    return len(frame) if where is None else int(np.count_nonzero(where))
+
+
+@contextmanager
+def _raw_cursor(conn: sa.Connection, sql: str) -> Iterator:
+    """A DB-API cursor on the connection's own transaction, its errors raised as SQLAlchemy raises
+    them for its own statements (IntegrityError and so on)."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+    except dbapi_error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error, dialect=conn.dialect) from exc
+
+
+def _placeholders(dialect: sa.Dialect, n: int) -> list[str]:
+    return ["?" if dialect.paramstyle == "qmark" else "%s"] * n
 
 
 def insert_frame(
-    conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str], chunk_rows: int = 50_000
+    conn: sa.Connection,
+    table: sa.Table,
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    where: np.ndarray | None = None,
+    constants: Mapping[str, object] | None = None,
 ) -> int:
-    """INSERT every row of `frame` (only `columns`), chunked; returns the row count."""
-    if frame.empty:
+    """INSERT the rows of `frame` where `where` (all when None): `columns`, plus `constants`
+    for every row. Returns the row count."""
+    constants = constants or {}
+    count = _count(frame, where)
+    if not count:
         return 0
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({_placeholders(conn, len(columns))})"
-    for start in range(0, len(frame), chunk_rows):
-        conn.exec_driver_sql(sql, list(rows(conn, frame.iloc[start : start + chunk_rows], columns)))
-    return len(frame)
+    names = [*columns, *constants]
+    if conn.dialect.name == "postgresql":
+        sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        with _raw_cursor(conn, sql) as cursor, cursor.copy(sql) as copy:
+            for row in _rows(conn.dialect, frame, where, columns, constants):
+                copy.write_row(row)
+    else:
+        # Constants are written into the statement: a bound value costs as much as a column's.
+        values = [*_placeholders(conn.dialect, len(columns)), *(_literal(conn, v) for v in constants.values())]
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(values)})"
+        with _raw_cursor(conn, sql) as cursor:
+            cursor.executemany(sql, _rows(conn.dialect, frame, where, columns, {}))
+    return count
 
 
 def update_frame(
@@ -59,15 +133,20 @@ def update_frame(
     frame: pd.DataFrame,
     columns: Sequence[str],
     key: Sequence[str],
-    chunk_rows: int = 50_000,
+    *,
+    where: np.ndarray | None = None,
+    constants: Mapping[str, object] | None = None,
 ) -> int:
-    """UPDATE `columns` of the rows matched by `key`, chunked executemany; returns the row count."""
-    if frame.empty:
+    """UPDATE `columns` (and `constants`) of the rows matched by `key`, for the rows of `frame`
+    where `where`; one executemany. Returns the row count."""
+    constants = constants or {}
+    count = _count(frame, where)
+    if not count:
         return 0
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sets = ", ".join(f"{c} = {mark}" for c in columns)
-    where = " AND ".join(f"{k} = {mark}" for k in key)
-    sql = f"UPDATE {table.name} SET {sets} WHERE {where}"
-    for start in range(0, len(frame), chunk_rows):
-        conn.exec_driver_sql(sql, list(rows(conn, frame.iloc[start : start + chunk_rows], [*columns, *key])))
-    return len(frame)
+    mark = _placeholders(conn.dialect, 1)[0]
+    sets = ", ".join(f"{c} = {mark}" for c in [*columns, *constants])
+    match = " AND ".join(f"{k} = {mark}" for k in key)
+    sql = f"UPDATE {table.name} SET {sets} WHERE {match}"
+    with _raw_cursor(conn, sql) as cursor:
+        cursor.executemany(sql, _rows(conn.dialect, frame, where, columns, constants, key))
+    return count
