@@ -77,6 +77,9 @@ class Settings(BaseSettings):
         "read before every send.",
     )
     send_rate: float | None = Field(default=None, gt=0, description="At most this many messages a second; unset: no limit.")
+    daily_cap: int | None = Field(
+        default=None, ge=0, description="At most this many emails a day (the company's day); unset: no cap."
+    )
     send_concurrency: int = Field(default=64, ge=1, le=1024, description="Requests in flight per sender process.")
     senders: int = Field(default=1, ge=1, le=64, description="Sender processes a campaign run starts.")
     max_attempts: int = Field(default=8, ge=1, description="Attempts before a retryable message fails.")

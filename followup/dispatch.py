@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
+import time
 from dataclasses import fields
 from datetime import datetime
 
+from sqlalchemy.engine import Engine
+
 from followup.config import Settings
+from followup.daily_cap import DailyCap, day_bounds, emails_sent_since
 from followup.delivery import SendPolicy, SendReport, send_due
-from followup.outbound import EnvelopeBuilder, router_for, sender_address
+from followup.outbound import EnvelopeBuilder, email_transport, router_for, sender_address
 from followup.store import control, open_ledger, sending, suppressions
 from followup.transports.base import Transport
 
@@ -66,7 +71,7 @@ def send_stage(
     if settings.senders > 1 and email is None:
         context = multiprocessing.get_context("spawn")
         with context.Pool(settings.senders) as pool:
-            reports = pool.starmap(_send_one, [(settings, business_now, campaign)] * settings.senders)
+            reports = pool.starmap(_send_one, [(settings, business_now, campaign, None, n) for n in range(settings.senders)])
         report = merge(reports)
     else:
         report = _send_one(settings, business_now, campaign, email)
@@ -76,10 +81,19 @@ def send_stage(
 
 
 def _send_one(
-    settings: Settings, business_now: datetime, campaign: str | None, email: Transport | None = None
+    settings: Settings,
+    business_now: datetime,
+    campaign: str | None,
+    email: Transport | None = None,
+    index: int = 0,
 ) -> SendReport:
+    """One sender process's share (`index` of settings.senders)."""
     engine = open_ledger(settings.ledger_url)
     from_email, from_name = sender_address(settings)
+    email = email or email_transport(settings)
+    stop = threading.Event()
+    if settings.daily_cap is not None:
+        email = _capped(engine, settings, email, business_now, stop, index)
     transport = router_for(settings, email)
     try:
         return send_due(
@@ -90,9 +104,29 @@ def _send_one(
             policy=policy_for(settings),
             business_now=business_now,
             campaign=campaign,
+            stop=stop,
         )
     finally:
         transport.close()
+
+
+def _capped(
+    engine: Engine, settings: Settings, email: Transport, business_now: datetime, stop: threading.Event, index: int
+) -> DailyCap:
+    """The email transport behind this process's share of what is left of today's cap."""
+    cap = settings.daily_cap or 0
+    day_start, next_day = day_bounds(business_now, settings.timezone)
+    left = max(0, cap - emails_sent_since(engine, day_start))
+    share = left // settings.senders + (1 if index < left % settings.senders else 0)
+    started = time.monotonic()
+
+    def reopens_in_s() -> float:
+        # The business clock runs on from business_now with real time.
+        return max(1.0, (next_day - business_now).total_seconds() - (time.monotonic() - started))
+
+    if share == 0:
+        log.warning("the daily cap of %d emails is reached; the rest wait for tomorrow", cap)
+    return DailyCap(email, cap, share, stop, reopens_in_s)
 
 
 def merge(reports: list[SendReport]) -> SendReport:

@@ -7,7 +7,7 @@ import base64
 import csv
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -46,7 +46,7 @@ def sandbox():
 
 def settings_for(tmp_path, ledger_url, sandbox=None, **extra) -> Settings:
     values = dict(data_dir=tmp_path / "data", database_url=ledger_url, from_email="jobs@acme.example",
-                  from_name="Acme Recruiting", send_concurrency=8)  # fmt: skip
+                  from_name="Acme Recruiting", send_concurrency=8, senders=1)  # fmt: skip
     if sandbox is not None:
         values.update(transport="sendgrid", sendgrid_api_key=SecretStr(KEY), sendgrid_api_host=sandbox.url)
     return Settings(**{**values, **extra})
@@ -254,3 +254,18 @@ def test_two_sender_processes_share_a_campaign_without_sending_anything_twice(le
     with open_ledger(ledger_url).connect() as conn:
         owners = conn.execute(sa.select(sa.func.count(sa.distinct(Message.claimed_by)))).scalar()
     assert owners == 2  # both processes took a share
+
+
+def test_a_daily_cap_stops_sending_for_the_day_and_the_next_days_sweep_goes_on(tmp_path, sandbox):
+    frame = generate_batch(12, seed=4, bad_share=0.0, channel_mix=(1.0, 0.0, 0.0), now=SAMPLE_NOW)
+    path = write_batch(frame, tmp_path / "round.csv")
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    capped = settings_for(tmp_path, url, sandbox, daily_cap=5, send_concurrency=1, timezone="Europe/Berlin")
+    summary = run_campaign(path, "nov", None, capped, SAMPLE_NOW)
+    assert summary.exit_code() == 0 and summary.counts == {"sent": 5, "rendered": 7}
+
+    assert sweep(capped, SAMPLE_NOW + timedelta(hours=1)).campaigns["nov"]["sent"] == 0  # same day
+    assert sweep(capped, SAMPLE_NOW + timedelta(days=1)).campaigns["nov"]["sent"] == 5
+    sweep(capped, SAMPLE_NOW + timedelta(days=2))
+    keys = Counter(m["body"]["custom_args"]["message_key"] for m in sandbox.messages())
+    assert len(keys) == 12 and set(keys.values()) == {1}

@@ -153,7 +153,10 @@ def _print_campaign(summary: CampaignSummary, as_json: bool) -> None:
     if summary.status == "paused":
         err.print(f"[bold red]Paused:[/bold red] {summary.reason}\n"
                   f"Fix the cause, then `followup resume {summary.campaign}` and `followup sweep`.")  # fmt: skip
-    elif summary.counts.get("retry_wait"):
+    elif summary.status != "dry_run" and summary.counts.get("rendered"):
+        err.print(f"{summary.counts['rendered']} messages are ready and not yet sent (the daily cap was reached, "
+                  "or they are scheduled later); `followup sweep` sends them when due.")  # fmt: skip
+    if summary.counts.get("retry_wait"):
         err.print(f"{summary.counts['retry_wait']} messages wait for a retry; `followup sweep` sends them when due.")
 
 
