@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import re
 import socket
 import time
@@ -186,6 +187,21 @@ def test_sandbox_messages_lists_every_accepted_message_in_order(sandbox):
     assert [m["body"]["custom_args"]["message_key"] for m in json.loads(response.data)] == ["k0", "k1", "k2"]
 
 
+def test_message_keys_pair_each_accepted_message_id_with_its_key_without_the_bodies(sandbox):
+    ids = [post(sandbox.url, valid_body(custom_args={"message_key": f"k{step}"})).headers["X-Message-Id"]
+           for step in range(3)]  # fmt: skip
+    post(sandbox.url, valid_body(custom_args={"step": "0"}))  # accepted, but carries no key
+    post(sandbox.url, valid_body(custom_args={"message_key": "refused"}), key="SG.wrong")
+
+    response = urllib3.request("GET", f"{sandbox.url}/sandbox/message-keys")
+    pairs = sandbox.message_keys()
+
+    assert response.headers["Content-Type"] == "application/json"
+    assert pairs[:3] == [(message_id, f"k{step}") for step, message_id in enumerate(ids)]
+    assert len(pairs) == 4 and pairs[3][1] is None
+    assert [(m["x_message_id"], m["body"]["custom_args"].get("message_key")) for m in sandbox.messages()] == pairs
+
+
 def test_the_html_outbox_escapes_what_senders_wrote(sandbox):
     hostile = valid_body(
         subject="<script>alert('offer')</script>",
@@ -283,6 +299,7 @@ def test_stats_count_answers_by_status(sandbox):
 def test_the_sandbox_runs_in_its_own_process_too():
     config = SandboxConfig(api_key="SG.other", burst_429_every=2, burst_429_length=1)
     with Sandbox(config, process=True) as sandbox:
+        assert sandbox.pid is not None and sandbox.pid != os.getpid()
         assert post(sandbox.url, valid_body(), key="SG.other").status == 202
         assert post(sandbox.url, valid_body(), key="SG.other").status == 429
         assert len(sandbox.messages()) == 1

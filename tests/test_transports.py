@@ -489,6 +489,116 @@ def test_a_keep_alive_connection_the_server_closed_while_idle_is_replaced_not_fa
     assert (second.status, second.provider_message_id) == ("sent", "id1")
 
 
+class ScriptedHttpServer:
+    """Answers each request with the next of `answers` (raw bytes), closing the connection after
+    an answer when told to; records (connection number, raw request) for each request."""
+
+    def __init__(self, answers: list[tuple[bytes, bool]]) -> None:
+        self.answers = list(answers)
+        self.requests: list[tuple[int, bytes]] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        number = 0
+        while self.answers:
+            connection, _ = self.listener.accept()
+            number += 1
+            with connection:
+                while self.answers:
+                    request = self._read_request(connection)
+                    if request is None:
+                        break
+                    self.requests.append((number, request))
+                    answer, close = self.answers.pop(0)
+                    connection.sendall(answer)
+                    if close:
+                        break
+
+    @staticmethod
+    def _read_request(connection: socket.socket) -> bytes | None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+        length = int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
+        while len(data) < len(head) + 4 + length:
+            data += connection.recv(65536)
+        return data
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def pool_for(server: ScriptedHttpServer):
+    from followup.transports.http_pool import KeepAlivePool
+
+    return KeepAlivePool(server.url, timeout=5, maxsize=4)
+
+
+def test_the_pool_sends_head_and_body_at_once_and_reads_headers_in_any_case():
+    answer = b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nX-MESSAGE-ID: abc\r\n\r\n"
+    server = ScriptedHttpServer([(answer, False)])
+    status, headers, body = pool_for(server).post("/v3/mail/send", b'{"a": 1}', {"Authorization": "Bearer k"})
+    server.close()
+
+    assert (status, body) == (202, b"")
+    assert headers.get("X-Message-Id") == headers["x-message-id"] == "abc" and "X-Message-ID" in headers
+    [(_, request)] = server.requests
+    head, sent_body = request.split(b"\r\n\r\n", 1)
+    assert head.split(b"\r\n")[0] == b"POST /v3/mail/send HTTP/1.1"
+    lines = set(head.split(b"\r\n"))
+    assert {b"Host: " + server.url[7:].encode(), b"Authorization: Bearer k", b"Content-Length: 8"} <= lines
+    assert sent_body == b'{"a": 1}'
+
+
+def test_the_pool_reads_chunked_and_read_until_close_answers_and_skips_interim_ones():
+    chunked = b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunked += b"5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"
+    until_close = b"HTTP/1.0 500 Internal Server Error\r\n\r\nall of it"
+    server = ScriptedHttpServer([(chunked, False), (interim, False), (until_close, True), (interim, False)])
+    pool = pool_for(server)
+
+    answers = [pool.post("/", b"{}", {})[::2] for _ in range(4)]
+    server.close()
+
+    assert answers == [(400, b"hello world"), (202, b"ok"), (500, b"all of it"), (202, b"ok")]
+    assert [number for number, _ in server.requests] == [1, 1, 1, 2]  # a body read to its close ends the connection
+
+
+def test_the_pool_opens_a_new_connection_after_connection_close():
+    closing = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    kept = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+    server = ScriptedHttpServer([(closing, True), (kept, False), (kept, False)])
+    pool = pool_for(server)
+
+    statuses = [pool.post("/", b"{}", {})[0] for _ in range(3)]
+    server.close()
+
+    assert statuses == [202, 202, 202]
+    assert [number for number, _ in server.requests] == [1, 2, 2]
+
+
+def test_the_pool_refuses_headers_that_would_split_the_request():
+    server = ScriptedHttpServer([])
+    with pytest.raises(ValueError):
+        pool_for(server).post("/", b"{}", {"Authorization": "Bearer k\r\nX-Injected: 1"})
+    server.close()
+
+
+def test_a_server_that_hangs_up_mid_answer_is_retried_not_sent():
+    server = ScriptedHttpServer([(b"HTTP/1.1 202 Accepted\r\nContent-Length: 10\r\n\r\nshort", True)])
+    outcome = SendGridTransport(KEY, host=server.url, timeout=5).send(BASE)
+    server.close()
+
+    assert outcome.status == "retry" and "connection" in outcome.error
+
+
 # --- SMTP ---
 
 

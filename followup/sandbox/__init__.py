@@ -5,7 +5,8 @@
         sandbox.messages()  # what it accepted
 
 Endpoints: POST /v3/mail/send (SendGrid's answers, errors and limits), GET /sandbox/messages
-(JSON), GET /sandbox/stats (counts), GET /sandbox/outbox (an HTML page). Everything it keeps is
+(JSON), GET /sandbox/message-keys (each accepted message's id and message_key), GET
+/sandbox/stats (counts), GET /sandbox/outbox (an HTML page). Everything it keeps is
 in memory.
 """
 

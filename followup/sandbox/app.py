@@ -64,7 +64,8 @@ class SandboxApp:
         self._delay = config.latency_ms / 1000.0
         self._bearer = f"Bearer {config.api_key}"
         self._sends = 0
-        self._accepted: list[tuple[str, float, bytes]] = []  # (x_message_id, unix time received, raw JSON body)
+        # (x_message_id, unix time received, raw JSON body, its custom_args.message_key or None)
+        self._accepted: list[tuple[str, float, bytes, str | None]] = []
         self._answers: Counter[int] = Counter()
         self.connections = 0  # TCP connections accepted: shows whether clients reuse them
         if config.validate_share > 0:
@@ -134,16 +135,24 @@ class SandboxApp:
             return Response(200)  # SendGrid checks the body, answers 200 and delivers nothing
 
         message_id = new_message_id()
-        self._accepted.append((message_id, time.time(), body))
+        custom_args = message.get("custom_args")
+        message_key = custom_args.get("message_key") if isinstance(custom_args, dict) else None
+        self._accepted.append((message_id, time.time(), body, message_key))
         return Response(202, [("X-Message-Id", message_id)])
 
     def messages_json(self, headers: dict[str, str], body: bytes | None) -> Response:
         # Stored bodies are already valid JSON: splice them in rather than parse and re-serialise.
         items = [
             b'{"x_message_id":"%s","received_at":"%s","body":%s}' % (mid.encode(), _iso(at).encode(), raw)
-            for mid, at, raw in self._accepted
+            for mid, at, raw, _ in self._accepted
         ]
         return Response(200, [_JSON], b"[" + b",".join(items) + b"]")
+
+    def message_keys_json(self, headers: dict[str, str], body: bytes | None) -> Response:
+        # After a load test /sandbox/messages is hundreds of megabytes; checking that every
+        # message arrived exactly once needs only its key and id.
+        pairs = [[mid, key] for mid, _, _, key in self._accepted]
+        return Response(200, [_JSON], json.dumps(pairs).encode())
 
     def stats_json(self, headers: dict[str, str], body: bytes | None) -> Response:
         stats = {
@@ -156,7 +165,7 @@ class SandboxApp:
 
     def outbox_html(self, headers: dict[str, str], body: bytes | None) -> Response:
         newest = self._accepted[-OUTBOX_PAGE_SIZE:][::-1]
-        rows = "\n".join(_outbox_row(mid, _iso(at), json.loads(raw)) for mid, at, raw in newest)
+        rows = "\n".join(_outbox_row(mid, _iso(at), json.loads(raw)) for mid, at, raw, _ in newest)
         total = len(self._accepted)
         shown = f"the newest {len(newest)} of {total}" if total > len(newest) else f"{total}"
         page = _OUTBOX_PAGE.format(shown=shown, rows=rows)
@@ -167,6 +176,7 @@ _ROUTES = {
     "/v3/mail/send": ("POST", SandboxApp.mail_send),
     "/sandbox/messages": ("GET", SandboxApp.messages_json),
     "/sandbox/stats": ("GET", SandboxApp.stats_json),
+    "/sandbox/message-keys": ("GET", SandboxApp.message_keys_json),
     "/sandbox/outbox": ("GET", SandboxApp.outbox_html),
 }
 

@@ -1,11 +1,13 @@
 """Run the sandbox: blocking for `followup sandbox`, or in the background for the demo and tests.
 
 In the background it runs on a thread of this process (the default) or in a child process
-(`process=True`). Measured here on 2 cores with 256 sending threads and 50 ms latency: with
-the schema checked on a sample of bodies the thread wins (~1,250 against ~1,000 messages/s:
-the shared interpreter lock batches the work of both sides), while with every body checked
-(validate_share=1.0, ~0.6 ms each) the child process wins (~600-790 against ~420-630/s),
-because the validation no longer takes the senders' interpreter lock.
+(`process=True`). Measured here on 2 cores with 256 sending threads and 50 ms latency, with
+the earlier http.client pool: with the schema checked on a sample of bodies the thread won
+(~1,250 against ~1,000 messages/s: the shared interpreter lock batched the work of both sides),
+while with every body checked (validate_share=1.0, ~0.6 ms each) the child process won
+(~600-790 against ~420-630/s), because the validation no longer took the senders' interpreter
+lock. Load tests with several sender processes (benchmarks/send_bench.py) use the child process,
+so the sandbox's ~250-300 µs of CPU per request is spent beside the senders, not inside one.
 """
 
 from __future__ import annotations
@@ -105,9 +107,19 @@ class Sandbox:
             self._thread.join(timeout=10)
             self._thread = None
 
+    @property
+    def pid(self) -> int | None:
+        """The child process's id (process=True), e.g. to measure the CPU the sandbox used."""
+        return self._child.pid if self._child is not None else None
+
     def messages(self) -> list[dict]:
         """Every accepted message: {"x_message_id", "received_at", "body"}, oldest first."""
         return self._get_json("/sandbox/messages")
+
+    def message_keys(self) -> list[tuple[str, str | None]]:
+        """(x_message_id, custom_args.message_key) of every accepted message, oldest first: the
+        exactly-once check of a load test, without fetching every body."""
+        return [tuple(pair) for pair in self._get_json("/sandbox/message-keys")]
 
     def stats(self) -> dict:
         """Counts only, cheap even after 100,000 messages: accepted, mail_send_requests,

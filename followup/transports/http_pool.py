@@ -1,21 +1,87 @@
 """Keep-alive HTTP/1.1 connections to one host, shared by many sending threads.
 
-Built on the standard library's http.client rather than urllib3: with 256 sending threads on
-2 cores the senders are bound by the interpreter lock, so the Python work per request decides
-the rate. Measured here against the sandbox (50 ms latency, official helpers building every
-body): urllib3's pool ~670-940 messages/s, this pool ~1,050-1,450/s, the official client
-(a new connection per request) ~300/s.
+A small client on plain sockets rather than http.client or urllib3: with hundreds of sending
+threads on 2 cores the senders are bound by the interpreter lock, so the Python work per
+request decides the rate. Measured here, client CPU per request against the sandbox:
+http.client ~235 µs (header objects, email.parser reading the answer, head and body in two
+sends, so two segments for the server to read), this client ~35 µs. Earlier, whole sends at
+50 ms latency: urllib3's pool ~670-940 messages/s, http.client's ~1,050-1,450/s.
+
+It speaks what a JSON API needs and no more: a request with a Content-Length body, in one
+send; answers with a Content-Length, chunked or read-until-close body; keep-alive unless the
+server says otherwise; TLS with the default certificate checks.
 """
 
 from __future__ import annotations
 
 import http.client
 import select
+import socket
 import ssl
 import urllib.error
 from collections import deque
-from email.message import Message
 from urllib.parse import urlsplit
+
+_RECV_BYTES = 65_536
+_MAX_HEAD_BYTES = 64 * 1024
+_NO_BODY = frozenset({204, 304})
+_HEAD_CACHE_SIZE = 32  # distinct (path, headers) pairs kept as ready request heads
+
+
+class ResponseHeaders(dict):
+    """An answer's headers by lower-case name; get() and [] take any case, as HTTP names do."""
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return dict.get(self, name.lower(), default)
+
+    def __getitem__(self, name: str) -> str:
+        return dict.__getitem__(self, name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and dict.__contains__(self, name.lower())
+
+
+class _Connection:
+    __slots__ = ("sock", "buffer")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()  # received, not yet read
+
+    def fill(self) -> None:
+        data = self.sock.recv(_RECV_BYTES)
+        if not data:
+            raise http.client.RemoteDisconnected("the server closed the connection before answering in full")
+        self.buffer += data
+
+    def read_until(self, marker: bytes, limit: int) -> bytes:
+        """The bytes before `marker`, consumed with it."""
+        start = 0
+        while (end := self.buffer.find(marker, start)) < 0:
+            if len(self.buffer) > limit:
+                raise http.client.LineTooLong(f"an answer line or head longer than {limit} bytes")
+            start = max(0, len(self.buffer) - len(marker) + 1)
+            self.fill()
+        data = bytes(self.buffer[:end])
+        del self.buffer[: end + len(marker)]
+        return data
+
+    def read_exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self.fill()
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def read_to_close(self) -> bytes:
+        while data := self.sock.recv(_RECV_BYTES):
+            self.buffer += data
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class KeepAlivePool:
@@ -24,37 +90,56 @@ class KeepAlivePool:
         connections are kept (more senders than that still send, then close their extra ones)."""
         url = urlsplit(base_url)
         self._host = url.hostname or "localhost"
-        self._port = url.port
+        self._port = url.port or (443 if url.scheme == "https" else 80)
+        self._host_header = url.netloc.rpartition("@")[2]
         self._tls = ssl.create_default_context() if url.scheme == "https" else None
         self._timeout = timeout
         self._maxsize = maxsize
-        self._idle: deque[http.client.HTTPConnection] = deque()  # append/pop are atomic: no lock
+        self._idle: deque[_Connection] = deque()  # append/pop are atomic: no lock
+        self._heads: dict[tuple, bytes] = {}
 
-    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Message, bytes]:
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, ResponseHeaders, bytes]:
         """(status, headers, body) of the answer.
 
         Raises urllib.error.URLError when no connection could be made (nothing was sent),
         TimeoutError when the answer did not come in time (the server may have acted on the
         request), and OSError or http.client.HTTPException when the connection broke."""
+        request = self._head(path, headers) + b"%d\r\n\r\n" % len(body) + body
         connection = self._take()
         try:
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            payload = response.read()
+            connection.sock.sendall(request)
+            status, answer_headers, payload, reusable = _read_answer(connection)
         except BaseException:
             connection.close()
             raise
-        if response.will_close or len(self._idle) >= self._maxsize:
-            connection.close()
-        else:
+        if reusable and len(self._idle) < self._maxsize:
             self._idle.append(connection)
-        return response.status, response.headers, payload
+        else:
+            connection.close()
+        return status, answer_headers, payload
 
     def close(self) -> None:
         while self._idle:
             self._idle.pop().close()
 
-    def _take(self) -> http.client.HTTPConnection:
+    def _head(self, path: str, headers: dict[str, str]) -> bytes:
+        """The request up to the Content-Length value, built and checked once per path and headers."""
+        key = (path, *headers.items())
+        head = self._heads.get(key)
+        if head is None:
+            lines = [f"POST {path} HTTP/1.1", f"Host: {self._host_header}", "Accept-Encoding: identity"]
+            for name, value in headers.items():
+                text = f"{name}: {value}"
+                if any(c in text for c in "\r\n\0") or name.lower() in ("content-length", "host"):
+                    raise ValueError(f"header {name!r} cannot be sent as given")
+                lines.append(text)
+            head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
+            if len(self._heads) >= _HEAD_CACHE_SIZE:
+                self._heads.clear()
+            self._heads[key] = head
+        return head
+
+    def _take(self) -> _Connection:
         while self._idle:
             try:
                 connection = self._idle.pop()
@@ -63,22 +148,73 @@ class KeepAlivePool:
             if not _dropped(connection):
                 return connection
             connection.close()
-        if self._tls is not None:
-            connection = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._tls)
-        else:
-            connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         try:
-            connection.connect()
+            sock = socket.create_connection((self._host, self._port), timeout=self._timeout)
         except OSError as exc:
-            connection.close()
             raise urllib.error.URLError(exc) from exc
-        return connection
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls is not None:
+                sock = self._tls.wrap_socket(sock, server_hostname=self._host)
+        except OSError as exc:  # the TLS handshake (an untrusted certificate among others)
+            sock.close()
+            raise urllib.error.URLError(exc) from exc
+        return _Connection(sock)
 
 
-def _dropped(connection: http.client.HTTPConnection) -> bool:
+def _read_answer(connection: _Connection) -> tuple[int, ResponseHeaders, bytes, bool]:
+    """(status, headers, body, whether the connection can carry another request)."""
+    while True:
+        head = connection.read_until(b"\r\n\r\n", _MAX_HEAD_BYTES).decode("latin-1")
+        status_line, *lines = head.split("\r\n")
+        version, _, rest = status_line.partition(" ")
+        code = rest[:3]
+        if not version.startswith("HTTP/1.") or not code.isdigit():
+            raise http.client.BadStatusLine(status_line)
+        status = int(code)
+        headers = ResponseHeaders()
+        for line in lines:
+            name, colon, value = line.partition(":")
+            if colon:
+                headers[name.strip().lower()] = value.strip()
+        if status >= 200:
+            break
+        # 1xx: an interim answer (100 Continue and the like); the real one follows.
+    connection_header = headers.get("connection", "").lower()
+    reusable = connection_header != "close" if version == "HTTP/1.1" else connection_header == "keep-alive"
+    if status in _NO_BODY:
+        return status, headers, b"", reusable
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return status, headers, _read_chunked(connection), reusable
+    length = headers.get("content-length")
+    if length is not None:
+        try:
+            size = int(length)
+        except ValueError:
+            raise http.client.HTTPException(f"an invalid Content-Length: {length!r}") from None
+        return status, headers, connection.read_exactly(size), reusable
+    return status, headers, connection.read_to_close(), False
+
+
+def _read_chunked(connection: _Connection) -> bytes:
+    parts = []
+    while True:
+        size_line = connection.read_until(b"\r\n", _MAX_HEAD_BYTES)
+        try:
+            size = int(size_line.split(b";", 1)[0], 16)
+        except ValueError:
+            raise http.client.HTTPException(f"an invalid chunk size: {size_line[:40]!r}") from None
+        if size == 0:
+            while connection.read_until(b"\r\n", _MAX_HEAD_BYTES):  # trailers, up to the empty line
+                pass
+            return b"".join(parts)
+        parts.append(connection.read_exactly(size + 2)[:-2])
+
+
+def _dropped(connection: _Connection) -> bool:
     """An idle keep-alive connection that is readable has been closed by the server (or sent
     something unasked): reusing it would fail mid-request, so it is replaced first."""
-    if connection.sock is None:
+    if connection.sock.fileno() < 0 or connection.buffer:
         return True
     poller = select.poll()  # not select.select: descriptors past 1024 are normal with big pools
     poller.register(connection.sock, select.POLLIN)

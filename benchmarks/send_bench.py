@@ -1,0 +1,319 @@
+"""Send benchmark (issue F3): the send stage of a 100,000-message campaign against the sandbox.
+
+Seeds a ledger with rendered offer emails (bodies rendered by followup.rendering from sample
+candidates, reused across generated candidates), starts the SendGrid-compatible sandbox in its
+own process with added latency, and times, side by side in one run:
+
+- the send stage as a campaign runs it (followup.dispatch.send_stage: claim, send, record;
+  FOLLOWUP_SENDERS processes of FOLLOWUP_SEND_CONCURRENCY threads), then checks that every
+  message is `sent` and the sandbox accepted each message_key exactly once, under the X-Message-Id
+  the ledger stored;
+- a plain serial loop over the official client, SendGridAPIClient(...).send(Mail(...));
+- `followup run` end to end on a generated batch, when the command exists (--run-rows 0: skip).
+
+    python benchmarks/send_bench.py [--messages 100000] [--latency-ms 50] [--senders N]
+        [--concurrency N] [--serial-messages 100] [--database-url URL] [--run-rows 100000]
+
+Prints one JSON document, then a one-line summary. Targets (issue F3): at least 1,000 messages/s,
+and at least 50 times the serial loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+TARGET_RATE = 1_000.0
+TARGET_RATIO = 50.0
+CAMPAIGN = "bench"
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+API_KEY = "SG.bench"
+FROM_EMAIL, FROM_NAME = "jobs@acme.example", "Acme Recruiting"
+_SEED_CHUNK = 20_000
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def rendered_offers() -> list:
+    """Real offer emails from the built-in templates, one per sample offer candidate."""
+    from followup.rendering import Renderer, sample_contexts
+
+    renderer = Renderer()
+    return [renderer.render("offer", "email", c) for c in sample_contexts() if c.get("decision") == "offer"]
+
+
+def seed(url: str, messages: int) -> dict:
+    """A batch, and per message its own candidate, offer decision and rendered message row."""
+    from followup.models import Batch, Candidate, Decision, Message
+    from followup.store import open_ledger
+
+    offers = rendered_offers()
+    engine = open_ledger(url)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Batch), [{"id": "bench", "source_name": "bench.csv", "file_sha256": "0" * 64,
+                                         "status": "imported", "rows": messages, "valid": messages}])  # fmt: skip
+        for start in range(0, messages, _SEED_CHUNK):
+            numbers = range(start, min(start + _SEED_CHUNK, messages))
+            conn.execute(sa.insert(Candidate), [
+                {"candidate_id": f"c{n:07d}", "email": f"candidate.{n}@example.com", "first_name": f"Ana{n}",
+                 "last_name": "Silva", "channel": "email", "locale": "en-US",
+                 "first_batch_id": "bench", "last_batch_id": "bench"}
+                for n in numbers
+            ])  # fmt: skip
+            conn.execute(sa.insert(Decision), [
+                {"id": n + 1, "candidate_id": f"c{n:07d}", "batch_id": "bench", "source_line": n + 2,
+                 "role": "Data Engineer", "decision": "offer", "recruiter_name": "Maya Chen",
+                 "recruiter_email": "maya.chen@acme.example"}
+                for n in numbers
+            ])  # fmt: skip
+            conn.execute(sa.insert(Message), [
+                {"message_key": f"{CAMPAIGN}:c{n:07d}:offer:0:email", "campaign": CAMPAIGN,
+                 "candidate_id": f"c{n:07d}", "decision_id": n + 1, "kind": "offer", "step": 0,
+                 "channel": "email", "variant": offer.variant, "template": offer.template, "status": "rendered",
+                 "subject": offer.subject, "text_body": offer.text, "html_body": offer.html,
+                 "headers": offer.headers or None, "scheduled_for": NOW - timedelta(hours=1)}
+                for n in numbers
+                for offer in [offers[n % len(offers)]]
+            ])  # fmt: skip
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "distinct_bodies": len(offers),
+        "body_chars": sorted({len(o.subject) + len(o.text) + len(o.html or "") for o in offers}),
+    }
+
+
+def process_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a live process, from /proc."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_send_stage(settings, sandbox) -> dict:
+    """The send stage as the campaign flow runs it: recover what dead senders left, then send."""
+    from followup.dispatch import recover, send_stage
+    from followup.store import close_ledgers
+
+    close_ledgers()  # the senders open their own connections; the seeding one is not needed
+    own, children, server = cpu_s(resource.RUSAGE_SELF), cpu_s(resource.RUSAGE_CHILDREN), process_cpu_s(sandbox.pid)
+    started = time.perf_counter()
+    recover(settings)
+    report = send_stage(settings, business_now=NOW, campaign=CAMPAIGN)
+    seconds = time.perf_counter() - started
+    # Sender processes are counted once they have been waited for, which send_stage does.
+    senders_cpu = cpu_s(resource.RUSAGE_SELF) - own + cpu_s(resource.RUSAGE_CHILDREN) - children
+    sandbox_cpu = process_cpu_s(sandbox.pid) - server
+    return {
+        "seconds": round(seconds, 2),
+        "messages_per_s": round(report.sent / seconds, 1),
+        "report": {"sent": report.sent, "failed": report.failed, "retry_wait": report.retry_wait,
+                   "unknown": report.unknown, "requests": report.requests, "paused": report.paused,
+                   "errors": dict(report.errors)},  # fmt: skip
+        "cpu_s": {"senders": round(senders_cpu, 2), "sandbox": round(sandbox_cpu, 2)},
+        "cpu_us_per_message": {
+            "senders": round(1e6 * senders_cpu / max(report.sent, 1)),
+            "sandbox": round(1e6 * sandbox_cpu / max(report.sent, 1)),
+        },
+        "cores_busy": round((senders_cpu + sandbox_cpu) / seconds, 2),
+    }
+
+
+def verify(url: str, sandbox, messages: int) -> dict:
+    """Every message `sent`, each key accepted exactly once, under the id the ledger holds."""
+    from followup.store import open_ledger
+
+    with open_ledger(url).connect() as conn:
+        ledger = conn.execute(
+            sa.text("SELECT message_key, status, provider_message_id FROM messages WHERE campaign = :c"),
+            {"c": CAMPAIGN},
+        ).all()
+    accepted = [(mid, key) for mid, key in sandbox.message_keys() if key and key.startswith(f"{CAMPAIGN}:")]
+    times = Counter(key for _, key in accepted)
+    id_of = {key: mid for mid, key in accepted}
+    statuses = Counter(row.status for row in ledger)
+    checks = {
+        "ledger_statuses": dict(statuses),
+        "accepted_by_sandbox": len(accepted),
+        "keys_accepted_more_than_once": sum(1 for n in times.values() if n > 1),
+        "keys_never_accepted": sum(1 for row in ledger if row.message_key not in times),
+        "provider_id_mismatches": sum(1 for row in ledger if id_of.get(row.message_key) != row.provider_message_id),
+    }
+    checks["ok"] = (
+        statuses == Counter({"sent": messages})
+        and len(accepted) == messages
+        and checks["keys_accepted_more_than_once"] == checks["keys_never_accepted"] == 0
+        and checks["provider_id_mismatches"] == 0
+    )
+    return checks
+
+
+def serial_official_client(sandbox, count: int) -> dict:
+    """The plain loop the issue compares against: the official client, one message after another."""
+    from sendgrid import SendGridAPIClient
+    from sendgrid.helpers.mail import CustomArg, Mail
+
+    offer = rendered_offers()[0]
+    client = SendGridAPIClient(api_key=API_KEY, host=sandbox.url)
+    started = time.perf_counter()
+    for n in range(count):
+        mail = Mail(from_email=(FROM_EMAIL, FROM_NAME), to_emails=f"serial.{n}@example.com", subject=offer.subject,
+                    plain_text_content=offer.text, html_content=offer.html)  # fmt: skip
+        mail.custom_arg = CustomArg("message_key", f"serial:{n}")
+        response = client.send(mail)
+        if response.status_code != 202:
+            raise RuntimeError(f"the sandbox answered {response.status_code} to the serial loop")
+    seconds = time.perf_counter() - started
+    return {"messages": count, "seconds": round(seconds, 2), "messages_per_s": round(count / seconds, 1)}
+
+
+def followup_run(rows: int, latency_ms: float, settings_env: dict) -> dict:
+    """`followup run` end to end on a generated batch, against a sandbox of its own."""
+    followup = shutil.which("followup") or str(Path(sys.executable).with_name("followup"))
+    if subprocess.run([followup, "run", "--help"], capture_output=True).returncode != 0:
+        return {"skipped": "there is no `followup run` command yet"}
+    from followup.sandbox import Sandbox, SandboxConfig
+    from followup.samples import generate_batch, write_batch
+
+    workdir = Path(tempfile.mkdtemp(prefix="send-bench-run-"))
+    try:
+        frame = generate_batch(rows, seed=11, bad_share=0.0, channel_mix=(1.0, 0.0, 0.0), now=NOW)
+        batch = write_batch(frame, workdir / "batch.csv")
+        config = SandboxConfig(api_key=API_KEY, latency_ms=latency_ms, validate_share=0.01)
+        with Sandbox(config, process=True) as sandbox:
+            env = {**os.environ, **settings_env, "FOLLOWUP_DATA_DIR": str(workdir / "data"),
+                   "SENDGRID_API_HOST": sandbox.url}  # fmt: skip
+            env.pop("FOLLOWUP_DATABASE_URL", None)
+            started = time.perf_counter()
+            done = subprocess.run(
+                [followup, "run", str(batch), "--campaign", "bench-run", "--now", NOW.isoformat(), "--json"],
+                env=env, capture_output=True, text=True,
+            )  # fmt: skip
+            seconds = time.perf_counter() - started
+            stats = sandbox.stats()
+        try:
+            summary = json.loads(done.stdout)
+        except ValueError:
+            summary = None
+        return {
+            "rows": rows,
+            "seconds": round(seconds, 2),
+            "exit_code": done.returncode,
+            "accepted_by_sandbox": stats["accepted"],
+            "answers": stats["answers"],
+            "summary": summary,
+            "stderr_tail": done.stderr[-2000:] if done.returncode else None,
+        }
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--senders", type=int, help="sender processes (default: the Settings default)")
+    parser.add_argument("--concurrency", type=int, help="sending threads per process (default: the Settings default)")
+    parser.add_argument("--serial-messages", type=int, default=100)
+    parser.add_argument("--validate-share", type=float, default=0.01,
+                        help="share of bodies the sandbox checks against SendGrid's schema")  # fmt: skip
+    parser.add_argument("--database-url", help="a PostgreSQL ledger (an empty schema); default: SQLite in a temp dir")
+    parser.add_argument("--run-rows", type=int, default=100_000, help="rows for `followup run`; 0: skip it")
+    opts = parser.parse_args()
+
+    from followup.config import Settings
+    from followup.sandbox import Sandbox, SandboxConfig
+
+    workdir = Path(tempfile.mkdtemp(prefix="send-bench-"))
+    url = opts.database_url or f"sqlite:///{workdir / 'ledger.db'}"
+    load_before = load()
+    seeded = seed(url, opts.messages)
+    chosen = {"senders": opts.senders, "send_concurrency": opts.concurrency}
+    config = SandboxConfig(api_key=API_KEY, latency_ms=opts.latency_ms, validate_share=opts.validate_share)
+    with Sandbox(config, process=True) as sandbox:
+        settings = Settings(
+            data_dir=workdir,
+            database_url=url,
+            transport="sendgrid",
+            SENDGRID_API_KEY=API_KEY,
+            SENDGRID_API_HOST=sandbox.url,
+            from_email=FROM_EMAIL,
+            from_name=FROM_NAME,
+            **{name: value for name, value in chosen.items() if value is not None},
+        )
+        serial = serial_official_client(sandbox, opts.serial_messages)
+        load_at_start = load()
+        stage = time_send_stage(settings, sandbox)
+        load_after = load()
+        checks = verify(url, sandbox, opts.messages)
+        sandbox_stats = sandbox.stats()
+    shutil.rmtree(workdir, ignore_errors=True)
+    run = (
+        followup_run(opts.run_rows, opts.latency_ms, {
+            "FOLLOWUP_TRANSPORT": "sendgrid", "SENDGRID_API_KEY": API_KEY, "FOLLOWUP_FROM_EMAIL": FROM_EMAIL,
+            "FOLLOWUP_SENDERS": str(settings.senders), "FOLLOWUP_SEND_CONCURRENCY": str(settings.send_concurrency),
+        })  # fmt: skip
+        if opts.run_rows
+        else {"skipped": "--run-rows 0"}
+    )
+    ratio = stage["messages_per_s"] / serial["messages_per_s"]
+    result = {
+        "benchmark": "send_stage",
+        "messages": opts.messages,
+        "latency_ms": opts.latency_ms,
+        "sandbox_validate_share": opts.validate_share,
+        "ledger": sa.make_url(url).get_backend_name(),
+        "settings": {"senders": settings.senders, "send_concurrency": settings.send_concurrency},
+        "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()} Python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "load_average": {"before_seeding": load_before, "stage_start": load_at_start, "stage_end": load_after},
+        "seed": seeded,
+        "send_stage": stage,
+        "exactly_once": checks,
+        "sandbox": {key: sandbox_stats[key] for key in ("mail_send_requests", "connections", "answers")},
+        "serial_official_client": serial,
+        "speedup_over_serial": round(ratio, 1),
+        "followup_run": run,
+        "targets": {"messages_per_s": TARGET_RATE, "speedup_over_serial": TARGET_RATIO},
+        "met": stage["messages_per_s"] >= TARGET_RATE and ratio >= TARGET_RATIO and checks["ok"],
+    }
+    print(json.dumps(result, indent=2))
+    run_text = f"{run['seconds']:.1f} s" if "seconds" in run else run["skipped"]
+    print(
+        f"send stage: {stage['report']['sent']:,} messages in {stage['seconds']:.1f} s = "
+        f"{stage['messages_per_s']:,.0f}/s ({settings.senders} x {settings.send_concurrency} threads, "
+        f"{opts.latency_ms:g} ms latency, exactly once: {'yes' if checks['ok'] else 'NO'}); "
+        f"serial official client {serial['messages_per_s']:.1f}/s, x{ratio:.0f}; followup run: {run_text}; "
+        f"load {load_at_start[0]}-{load_after[0]} (targets >= {TARGET_RATE:,.0f}/s, x{TARGET_RATIO:.0f})"
+    )
+    if not checks["ok"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
