@@ -75,8 +75,6 @@ def send_stage(
         report = merge(reports)
     else:
         report = _send_one(settings, business_now, campaign, email)
-    if report.paused and campaign is not None:
-        control.pause(open_ledger(settings.ledger_url), campaign, report.pause_reason or "too many failures in a row")
     return report
 
 
@@ -96,7 +94,7 @@ def _send_one(
         email = _capped(engine, settings, email, business_now, stop, index)
     transport = router_for(settings, email)
     try:
-        return send_due(
+        report = send_due(
             engine,
             transport,
             EnvelopeBuilder(from_email, from_name),
@@ -108,6 +106,11 @@ def _send_one(
         )
     finally:
         transport.close()
+    if report.paused and campaign is not None:
+        # At once, not after the other sender processes finish: they claim nothing more from a
+        # paused campaign, so a revoked key costs about N failures, not N per process.
+        control.pause(engine, campaign, report.pause_reason or "too many failures in a row")
+    return report
 
 
 def _capped(
