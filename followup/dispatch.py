@@ -24,7 +24,7 @@ from followup.config import Settings
 from followup.daily_cap import DailyCap, day_bounds, emails_sent_since
 from followup.delivery import SendPolicy, SendReport, send_due
 from followup.outbound import EnvelopeBuilder, email_transport, router_for, sender_address
-from followup.store import control, open_ledger, sending, suppressions
+from followup.store import control, open_ledger, recovery, sending, suppressions
 from followup.transports.base import Transport
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,8 @@ def recover(settings: Settings) -> dict:
     engine = open_ledger(settings.ledger_url)
     if settings.suppression_file is not None:
         suppressions.sync_list(engine, settings.suppression_file)
-    recovered = sending.recover_dead_claims(engine)
-    recovered["reconciled"] = sending.reconcile_unknown(engine)
+    recovered = recovery.recover_dead_claims(engine)
+    recovered["reconciled"] = recovery.reconcile_unknown(engine)
     if recovered["unknown"]:
         log.warning(
             "%d messages were in flight when their sender died and no event shows they arrived: "

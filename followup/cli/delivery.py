@@ -205,13 +205,13 @@ def reconcile(
 
     A message is unknown when its sender died mid-request and no event shows it arrived. It is
     never resent unless you say so with --resend-unknown."""
-    from followup.store import open_ledger, sending
+    from followup.store import open_ledger, recovery
 
     settings = settings_or_refuse()
     engine = open_ledger(settings.ledger_url)
-    settled = sending.reconcile_unknown(engine)
-    unknown = sending.unknown_messages(engine)
-    queued = sending.resend_unknown(engine, [row["id"] for row in unknown]) if resend_unknown else 0
+    settled = recovery.reconcile_unknown(engine)
+    unknown = recovery.unknown_messages(engine)
+    queued = recovery.resend_unknown(engine, [row["id"] for row in unknown]) if resend_unknown else 0
     if as_json:
         sys.stdout.write(json.dumps({"reconciled": settled, "unknown": unknown, "queued_again": queued}, default=str) + "\n")
         return

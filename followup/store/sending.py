@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -152,14 +152,14 @@ def owner_is_alive(claimed_by: str) -> bool:
 # --- helpers ---
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """The ledger keeps UTC; SQLite stores wall time without an offset, so convert first."""
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def aware(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive UTC; PostgreSQL aware datetimes. Callers always get aware ones."""
-    return None if moment is None else _utc(moment)
+    return None if moment is None else as_utc(moment)
 
 
 def _now() -> datetime:
@@ -177,7 +177,7 @@ def _transaction(bind: Engine | sa.Connection) -> Iterator[sa.Connection]:
             yield conn
 
 
-def _chunks(items: Sequence, size: int = _ID_CHUNK) -> Iterable[Sequence]:
+def chunks(items: Sequence, size: int = _ID_CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -214,7 +214,7 @@ def suppress_due(engine: Engine, now: datetime, campaign: str | None = None) -> 
     suppression's reason in last_error. Returns how many."""
     conditions = [
         _M.c.status.in_(CLAIMABLE),
-        sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= _utc(now)),
+        sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= as_utc(now)),
         sa.exists(_suppression(_M)),
     ]
     if campaign is not None:
@@ -251,8 +251,8 @@ def due_ids(
     """
     conditions = [
         _M.c.status.in_(CLAIMABLE),
-        sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= _utc(business_now)),
-        sa.or_(_M.c.next_attempt_at.is_(None), _M.c.next_attempt_at <= _utc(real_now)),
+        sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= as_utc(business_now)),
+        sa.or_(_M.c.next_attempt_at.is_(None), _M.c.next_attempt_at <= as_utc(real_now)),
         _campaign_open(_M),
     ]
     if campaign is not None:
@@ -277,13 +277,13 @@ def next_retry_at(engine: Engine, *, business_now: datetime, campaign: str | Non
     """When the earliest waiting retry of a due message comes due (real clock), or None."""
     conditions = [
         _M.c.status == MessageStatus.RETRY_WAIT.value,
-        sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= _utc(business_now)),
+        sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= as_utc(business_now)),
         _campaign_open(_M),
     ]
     if campaign is not None:
         conditions.append(_M.c.campaign == campaign)
     with engine.connect() as conn:
-        return _aware(conn.execute(sa.select(sa.func.min(_M.c.next_attempt_at)).where(*conditions)).scalar())
+        return aware(conn.execute(sa.select(sa.func.min(_M.c.next_attempt_at)).where(*conditions)).scalar())
 
 
 # --- the hot path: claiming and settling, as plain SQL ---
@@ -309,13 +309,13 @@ class _Sql:
         return ", ".join([self.mark] * n)
 
     def time(self, moment: datetime) -> datetime | str:
-        return _utc(moment).strftime(_SQLITE_TIME) if self.sqlite else _utc(moment)
+        return as_utc(moment).strftime(_SQLITE_TIME) if self.sqlite else as_utc(moment)
 
 
 def _read_time(value: datetime | str | None) -> datetime | None:
     if isinstance(value, str):
         return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
-    return _aware(value)
+    return aware(value)
 
 
 def _claim_sql(sql: _Sql, with_campaign: bool, among: int) -> str:
@@ -421,7 +421,7 @@ def _settle(engine: Engine | sa.Connection, owner: Owner, status: MessageStatus,
         sql = _Sql.of(conn)
         p = sql.mark
         updated_at = sql.time(_now())
-        for chunk in _chunks(rows, _SETTLE_CHUNK):
+        for chunk in chunks(rows, _SETTLE_CHUNK):
             values = ", ".join([f"({sql.marks(len(chunk[0]))})"] * len(chunk))
             statement = (
                 f"UPDATE messages SET status = '{status.value}', {_SETTLE_SETS[status]}, updated_at = {p} "
@@ -461,157 +461,3 @@ def mark_unknown(engine: Engine | sa.Connection, rows: list[tuple[int, str]], *,
 def release(engine: Engine | sa.Connection, owner: Owner, ids: list[int]) -> int:
     """Claims never handed to the transport go back to `rendered`, the attempt not counted."""
     return _settle(engine, owner, MessageStatus.RENDERED, [(i,) for i in ids])
-
-
-# --- after a crash ---
-
-
-def recover_dead_claims(
-    engine: Engine,
-    is_alive: Callable[[str], bool] = owner_is_alive,
-    *,
-    stale_after: timedelta = STALE_CLAIM,
-    real_now: datetime | None = None,
-) -> dict:
-    """Settle the `sending` rows of owners that died holding them. Never resends anything.
-
-    A row whose message_key has any SendGrid event was accepted by SendGrid: `sent` (sent_at
-    and provider_message_id from its first event). The others may or may not have gone out:
-    `unknown`, for a person (followup reconcile). Owners on this host are checked exactly
-    (is_alive); owners elsewhere are presumed dead once their claim is older than stale_after.
-    Returns {"sent": n, "unknown": n, "alive": rows left to living owners}.
-    """
-    now = _utc(real_now or datetime.now(timezone.utc))
-    here = socket.gethostname()
-    with engine.connect() as conn:
-        claimed = conn.execute(
-            sa.select(_M.c.id, _M.c.message_key, _M.c.claimed_by, _M.c.claimed_at).where(_M.c.status == SENDING)
-        ).all()
-    verdicts: dict[str | None, bool] = {}
-    dead = []
-    for row in claimed:
-        owner = row.claimed_by
-        if owner not in verdicts:
-            verdicts[owner] = owner is not None and is_alive(owner)
-        parsed = Owner.parse(owner) if owner else None
-        checkable = parsed is not None and parsed.host == here
-        stale = row.claimed_at is None or _aware(row.claimed_at) < now - stale_after
-        if not verdicts[owner] or (not checkable and stale):
-            dead.append(row)
-    accepted = _first_events(engine, [row.message_key for row in dead])
-    sent, unknown = [], []
-    for row in dead:
-        guard = {"_id": row.id, "_owner": row.claimed_by}
-        if row.message_key in accepted:
-            provider_id, occurred_at = accepted[row.message_key]
-            sent.append({**guard, "_provider_id": provider_id, "_sent_at": _utc(occurred_at)})
-        else:
-            unknown.append(guard)
-    still_claimed = sa.and_(
-        _M.c.id == sa.bindparam("_id"),
-        _M.c.status == SENDING,
-        _M.c.claimed_by.is_not_distinct_from(sa.bindparam("_owner", type_=_M.c.claimed_by.type)),
-    )
-    with engine.begin() as conn:
-        if sent:
-            conn.execute(
-                _M.update().where(still_claimed).values(
-                    status=MessageStatus.SENT.value,
-                    provider_message_id=sa.bindparam("_provider_id"),
-                    sent_at=sa.bindparam("_sent_at", type_=_M.c.sent_at.type),
-                    last_error=None,
-                    updated_at=now,
-                ),
-                sent,
-            )  # fmt: skip
-        if unknown:
-            conn.execute(
-                _M.update().where(still_claimed).values(
-                    status=MessageStatus.UNKNOWN.value,
-                    last_error=sa.literal("its sender (") + _M.c.claimed_by + sa.literal(
-                        ") stopped before recording SendGrid's answer and no event shows it arrived; "
-                        "check SendGrid's activity feed, then `followup reconcile --resend-unknown` if it did not"
-                    ),
-                    updated_at=now,
-                ),
-                unknown,
-            )  # fmt: skip
-    return {"sent": len(sent), "unknown": len(unknown), "alive": len(claimed) - len(dead)}
-
-
-def _first_events(engine: Engine, keys: Sequence[str]) -> dict[str, tuple[str | None, datetime]]:
-    """message_key -> (X-Message-Id, time) of its earliest event, for the keys that have one."""
-    first: dict[str, tuple[str | None, datetime]] = {}
-    with engine.connect() as conn:
-        for chunk in _chunks(list(keys)):
-            query = (
-                sa.select(_E.c.message_key, _E.c.provider_message_id, _E.c.occurred_at)
-                .where(_E.c.message_key.in_(chunk))
-                .order_by(_E.c.occurred_at)
-            )
-            for key, provider_id, occurred_at in conn.execute(query):
-                if key not in first:
-                    # sg_message_id is the X-Message-Id, a dot, then SendGrid's own suffix.
-                    first[key] = (provider_id.split(".", 1)[0] if provider_id else None, occurred_at)
-    return first
-
-
-def reconcile_unknown(engine: Engine) -> int:
-    """`unknown` messages whose events have arrived since: `sent`. Returns how many."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(_M.c.id, _M.c.message_key).where(_M.c.status == MessageStatus.UNKNOWN.value)
-        ).all()
-    accepted = _first_events(engine, [row.message_key for row in rows])
-    settled = [
-        {"_id": row.id, "_provider_id": accepted[row.message_key][0], "_sent_at": _utc(accepted[row.message_key][1])}
-        for row in rows
-        if row.message_key in accepted
-    ]
-    if not settled:
-        return 0
-    statement = (
-        _M.update()
-        .where(_M.c.id == sa.bindparam("_id"), _M.c.status == MessageStatus.UNKNOWN.value)
-        .values(
-            status=MessageStatus.SENT.value,
-            provider_message_id=sa.bindparam("_provider_id"),
-            sent_at=sa.bindparam("_sent_at", type_=_M.c.sent_at.type),
-            last_error=None,
-            updated_at=_now(),
-        )
-    )
-    with engine.begin() as conn:
-        return conn.execute(statement, settled).rowcount
-
-
-def unknown_messages(engine: Engine) -> list[dict]:
-    """Messages that may or may not have gone out, for a person to decide on, oldest claim first."""
-    columns = [_M.c[c] for c in ("id", "message_key", "campaign", "candidate_id", "kind", "step", "channel")]
-    columns += [_M.c.attempts, _M.c.claimed_by, _M.c.claimed_at, _M.c.last_error]
-    query = sa.select(*columns).where(_M.c.status == MessageStatus.UNKNOWN.value).order_by(_M.c.claimed_at, _M.c.id)
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-    for row in rows:
-        row["claimed_at"] = _aware(row["claimed_at"])
-    return rows
-
-
-def resend_unknown(engine: Engine, ids: Sequence[int]) -> int:
-    """A person's decision that these `unknown` messages did not arrive: due again (`rendered`)."""
-    statement = (
-        _M.update()
-        .where(_M.c.id.in_(sa.bindparam("_ids", expanding=True)), _M.c.status == MessageStatus.UNKNOWN.value)
-        .values(
-            status=MessageStatus.RENDERED.value,
-            next_attempt_at=None,
-            claimed_by=None,
-            claimed_at=None,
-            updated_at=_now(),
-        )
-    )
-    changed = 0
-    with engine.begin() as conn:
-        for chunk in _chunks(list(ids)):
-            changed += conn.execute(statement, {"_ids": list(chunk)}).rowcount
-    return changed

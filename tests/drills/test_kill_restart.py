@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from followup.delivery import SendPolicy, send_due
 from followup.models import Batch, Candidate, Event, Message
 from followup.sandbox import Sandbox, SandboxConfig
-from followup.store import open_ledger, sending
+from followup.store import open_ledger, recovery
 from followup.store.sending import Owner
 from followup.transports.sendgrid import SendGridTransport
 
@@ -93,7 +93,7 @@ def test_a_sender_killed_mid_run_and_restarted_sends_nothing_twice(tmp_path, web
                     for m in sandbox.messages()
                 ])  # fmt: skip
 
-        recovered = sending.recover_dead_claims(engine)
+        recovered = recovery.recover_dead_claims(engine)
         assert recovered["alive"] == 0 and recovered["sent"] + recovered["unknown"] == claimed_at_death
 
         transport = SendGridTransport(sandbox.config.api_key, host=sandbox.url, pool_size=CONCURRENCY)
