@@ -166,7 +166,7 @@ def _print_reasons(reasons: list[tuple[str, str, int]]) -> None:
 
 
 @app.command()
-def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
+def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: JsonOption = False) -> None:
     """Send what is due, retry what waits, and settle what a dead sender left (run it on a schedule).
 
     Exit codes: 0 done (retries may still wait), 1 messages failed or a campaign paused.
@@ -177,7 +177,7 @@ def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
     from flows.followup_sweep import sweep as sweep_flow
 
     with err.status("Sweeping: settling claims, rendering, sending what is due…", spinner="dots"):
-        summary = sweep_flow(settings, moment)
+        summary = sweep_flow(settings, moment, templates_dir=templates)
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json(), default=str) + "\n")
     else:
