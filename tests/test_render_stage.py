@@ -14,7 +14,7 @@ from followup.models import Message
 from followup.samples import ensure_sample
 from followup.store import open_ledger
 from followup.store.batches import BatchRecord, store_batch
-from followup.store.messages import planned_ids
+from followup.store.messages import planned_ids, save_render_results
 from tasks.rendering import render_messages
 
 runner = CliRunner()
@@ -109,3 +109,31 @@ def test_templates_check_passes_ours_and_reports_a_template_reaching_python_inte
     assert result.exit_code == 1
     problems = json.loads(result.stdout)
     assert any(p["template"] == "offer/email.subject.j2" for p in problems)
+
+
+def test_render_results_store_json_parts_or_null_and_touch_only_planned_rows(ledger_url, tmp_path):
+    decisions = import_sample(ledger_url, tmp_path)[:4]
+    plan(ledger_url, decisions)
+    engine = open_ledger(ledger_url)
+    first, second, third, moved_on = planned_ids(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.update(Message).where(Message.id == moved_on).values(status="cancelled"))
+    parts = {"variant": "a", "template": "t.j2", "subject": "S", "text_body": "T\n", "html_body": "<p>H</p>\n"}
+    save_render_results(
+        engine,
+        [
+            {"id": first, **parts, "headers": {"List-Unsubscribe": "<https://u>"}, "attachments": [{"filename": "a.ics"}], "call_sheet": None},
+            {"id": second, **parts, "headers": None, "attachments": None, "call_sheet": {"phone": "+1"}},
+            {"id": moved_on, **parts, "headers": None, "attachments": None, "call_sheet": None},
+        ],
+        [{"id": third, "variant": None, "last_error": "no template"}],
+    )  # fmt: skip
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(sa.select(Message.__table__))}
+        nulls = dict(conn.execute(sa.text("SELECT id, headers IS NULL AND attachments IS NULL FROM messages")).all())
+    assert rows[first].status == "rendered" and rows[first].subject == "S" and rows[first].html_body == "<p>H</p>\n"
+    assert rows[first].headers == {"List-Unsubscribe": "<https://u>"} and rows[first].attachments == [{"filename": "a.ics"}]
+    assert rows[first].call_sheet is None and rows[second].call_sheet == {"phone": "+1"}
+    assert nulls[second] and not nulls[first]  # SQL NULL, not the JSON text 'null'
+    assert rows[third].status == "failed" and rows[third].last_error == "no template" and rows[third].variant is None
+    assert rows[moved_on].status == "cancelled" and rows[moved_on].subject is None

@@ -63,8 +63,11 @@ def _text(value: Any) -> str | None:
 
 
 def _moment(value: Any) -> datetime | None:
-    """An aware datetime; the ledger (SQLite) may hand back naive ones, which are UTC."""
-    if value.__class__ is datetime:  # what the ledger hands back, five times a message
+    """An aware datetime; naive ones (from SQLite, as text or datetimes) are UTC."""
+    if value.__class__ is datetime:  # PostgreSQL's rows, the samples, callers' values
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    if value.__class__ is str and value:  # SQLite's rows (rows_for_render): naive UTC text
+        value = datetime.fromisoformat(value.strip())
         return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
     if _missing(value) or value == "":
         return None

@@ -1,29 +1,36 @@
-"""The messages ledger: what the render stage reads and writes."""
+"""The messages ledger: what the render stage reads and writes.
+
+The render stage reads and writes every message once, so both run as plain SQL through the
+driver (conn.exec_driver_sql), as plain tuples: SQLAlchemy Core's per-row result and bind
+processing cost about as much as SQLite's own work. Measured per offer email under callgrind
+(SQLite included): reading 93,000 -> 77,000 instructions, writing 197,000 -> 96,000.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Candidate, Decision, Message, MessageStatus, utcnow
+from followup.models import Message, MessageStatus, utcnow
 
+_MESSAGE_COLUMNS = ("id", "message_key", "campaign", "candidate_id", "kind", "step", "channel", "variant", "scheduled_for")
 _CANDIDATE_COLUMNS = ("email", "first_name", "last_name", "phone", "timezone", "country", "locale")
 _DECISION_COLUMNS = (
     "role", "decision", "decided_at", "offer_deadline", "start_date", "salary_min", "salary_max",
     "currency", "location", "reasons", "interests", "recruiter_name", "recruiter_email",
     "recruiter_phone", "hiring_manager", "company", "meeting_at", "meeting_location", "notes",
 )  # fmt: skip
-_MESSAGE_COLUMNS = ("id", "message_key", "campaign", "candidate_id", "kind", "step", "channel", "variant", "scheduled_for")
-_RENDERED_COLUMNS = (
-    "variant", "template", "subject", "text_body", "html_body", "headers", "attachments", "call_sheet",
-)  # fmt: skip
+_ROW_KEYS = (*_MESSAGE_COLUMNS, *_CANDIDATE_COLUMNS, *_DECISION_COLUMNS)
+_SELECT = ", ".join(
+    [f"m.{c}" for c in _MESSAGE_COLUMNS] + [f"c.{c}" for c in _CANDIDATE_COLUMNS] + [f"d.{c}" for c in _DECISION_COLUMNS]
+)
+_PLANNED = MessageStatus.PLANNED.value
 # SQLite caps bound parameters per statement; PostgreSQL does not mind the same chunk.
 _ID_CHUNK = 5_000
-# Most messages have no headers, attachments or call-sheet row: store SQL NULL, as the sender
-# reads it (None either way), without serialising a JSON 'null' three times per message.
-_JSON_OR_NULL = sa.JSON(none_as_null=True)
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite
 
 
 def planned_ids(engine: Engine, campaign: str | None = None) -> list[int]:
@@ -35,28 +42,38 @@ def planned_ids(engine: Engine, campaign: str | None = None) -> list[int]:
         return list(conn.execute(query).scalars())
 
 
+def _mark(conn: sa.Connection) -> str:
+    """The driver's placeholder: sqlite3 takes ?, psycopg %s."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
 def rows_for_render(engine: Engine, ids: Sequence[int]) -> list[dict]:
-    """Planned messages joined with their candidate and decision, as the renderer reads them."""
-    columns = [
-        *(Message.__table__.c[c] for c in _MESSAGE_COLUMNS),
-        *(Candidate.__table__.c[c] for c in _CANDIDATE_COLUMNS),
-        *(Decision.__table__.c[c] for c in _DECISION_COLUMNS),
-    ]
+    """Planned messages joined with their candidate and decision, as the renderer reads them.
+
+    Values come as the driver returns them: on SQLite the datetimes are the naive UTC text
+    SQLAlchemy stores ("2026-11-26 09:00:00.000000"), which candidate_context reads as it reads
+    a datetime; on PostgreSQL they are datetimes.
+    """
     rows: list[dict] = []
     with engine.connect() as conn:
+        p = _mark(conn)
         for start in range(0, len(ids), _ID_CHUNK):
-            query = (
-                sa.select(*columns)
-                .join(Candidate, Candidate.candidate_id == Message.candidate_id)
-                .outerjoin(Decision, Decision.id == Message.decision_id)
-                .where(Message.id.in_(ids[start : start + _ID_CHUNK]), Message.status == MessageStatus.PLANNED)
+            chunk = tuple(ids[start : start + _ID_CHUNK])
+            result = conn.exec_driver_sql(
+                f"SELECT {_SELECT} FROM messages AS m "
+                "JOIN candidates AS c ON c.candidate_id = m.candidate_id "
+                "LEFT JOIN decisions AS d ON d.id = m.decision_id "
+                f"WHERE m.id IN ({', '.join([p] * len(chunk))}) AND m.status = '{_PLANNED}'",
+                chunk,
             )
-            result = conn.execute(query)
-            # dict(zip()) over plain tuples: dict(row._mapping) fetches each of the 35 columns
-            # through a Python-level mapping, as long as SQLite takes to read the row.
-            keys = tuple(result.keys())
-            rows.extend(dict(zip(keys, row)) for row in result)
+            rows.extend([dict(zip(_ROW_KEYS, row)) for row in result])
     return rows
+
+
+def _json(value: object) -> str | None:
+    # Most messages have no headers, attachments or call-sheet row: SQL NULL, which the sender
+    # reads as None, rather than the text 'null'.
+    return json.dumps(value) if value else None
 
 
 def save_render_results(engine: Engine, rendered: Sequence[dict], failed: Sequence[dict]) -> None:
@@ -64,34 +81,32 @@ def save_render_results(engine: Engine, rendered: Sequence[dict], failed: Sequen
 
     Only rows still `planned` change, so a re-run after a crash never overwrites a message
     another process has already moved on.
+
+    One executemany of plain tuples through the driver. Measured on 20,000 offer emails (bodies
+    ~2.5 KB a row): SQLite's own executemany takes ~29 us a row, one UPDATE ... FROM (VALUES ...)
+    per 1,000 rows ~58 us (SQLite copies every body into the materialised VALUES table first);
+    psycopg's pipelined executemany 37 us of client CPU a row against 70-85 us for VALUES.
     """
-    now = utcnow()
-    table = Message.__table__
-    still_planned = sa.and_(table.c.id == sa.bindparam("_id"), table.c.status == MessageStatus.PLANNED.value)
     with engine.begin() as conn:
+        p = _mark(conn)
+        now = utcnow()
+        updated_at = now.strftime(_SQLITE_TIME) if conn.dialect.name == "sqlite" else now
+        guard = f"WHERE id = {p} AND status = '{_PLANNED}'"
         if rendered:
-            conn.execute(
-                table.update().where(still_planned).values(
-                    status=MessageStatus.RENDERED.value,
-                    variant=sa.bindparam("variant"),
-                    template=sa.bindparam("template"),
-                    subject=sa.bindparam("subject"),
-                    text_body=sa.bindparam("text_body"),
-                    html_body=sa.bindparam("html_body"),
-                    headers=sa.bindparam("headers", type_=_JSON_OR_NULL),
-                    attachments=sa.bindparam("attachments", type_=_JSON_OR_NULL),
-                    call_sheet=sa.bindparam("call_sheet", type_=_JSON_OR_NULL),
-                    updated_at=now,
-                ),
-                [{**{k: r.get(k) for k in _RENDERED_COLUMNS}, "_id": r["id"]} for r in rendered],
+            conn.exec_driver_sql(
+                f"UPDATE messages SET status = '{MessageStatus.RENDERED.value}', variant = {p}, template = {p}, "
+                f"subject = {p}, text_body = {p}, html_body = {p}, headers = {p}, attachments = {p}, "
+                f"call_sheet = {p}, updated_at = {p} {guard}",
+                [
+                    (r["variant"], r["template"], r["subject"], r["text_body"], r["html_body"],
+                     _json(r.get("headers")), _json(r.get("attachments")), _json(r.get("call_sheet")),
+                     updated_at, r["id"])
+                    for r in rendered
+                ],
             )  # fmt: skip
         if failed:
-            conn.execute(
-                table.update().where(still_planned).values(
-                    status=MessageStatus.FAILED.value,
-                    variant=sa.bindparam("variant"),
-                    last_error=sa.bindparam("last_error"),
-                    updated_at=now,
-                ),
-                [{"variant": f["variant"], "last_error": f["last_error"], "_id": f["id"]} for f in failed],
+            conn.exec_driver_sql(
+                f"UPDATE messages SET status = '{MessageStatus.FAILED.value}', variant = {p}, last_error = {p}, "
+                f"updated_at = {p} {guard}",
+                [(f["variant"], f["last_error"], updated_at, f["id"]) for f in failed],
             )
