@@ -31,7 +31,7 @@ from followup.store.control import campaign_state, failure_reasons, status_count
 from followup.store.messages import planned_ids
 from followup.store.planning import CampaignClosed
 from flows.import_batch import import_batch
-from tasks.rendering import CHUNK, render_messages
+from tasks.rendering import render_planned
 from tasks.sending import plan_messages, recover_claims, send_messages
 
 _SAMPLES = 3
@@ -85,7 +85,7 @@ def run_campaign(
         summary.status, summary.reason = "refused", str(exc)
         return summary
     summary.planned, summary.already_planned = plan.planned, plan.already
-    _render_all(settings.ledger_url, name, templates_dir, business_now, summary)
+    _render_all(settings, name, templates_dir, business_now, summary)
     recover_claims(settings)
     report = send_messages(settings, business_now, name, email)
     summary.requests = report.requests
@@ -96,12 +96,11 @@ def run_campaign(
     return summary
 
 
-def _render_all(ledger_url: str, campaign: str, templates_dir: Path | None, now: datetime, summary: CampaignSummary) -> None:
-    ids = planned_ids(open_ledger(ledger_url), campaign)
-    for start in range(0, len(ids), CHUNK):
-        done = render_messages(ledger_url, ids[start : start + CHUNK], templates_dir, now)
-        summary.rendered += done["rendered"]
-        summary.render_failed += done["failed"]
+def _render_all(settings: Settings, campaign: str, templates_dir: Path | None, now: datetime, summary: CampaignSummary) -> None:
+    ids = planned_ids(open_ledger(settings.ledger_url), campaign)
+    done = render_planned(settings.ledger_url, ids, templates_dir, now, settings.render_processes)
+    summary.rendered += done["rendered"]
+    summary.render_failed += done["failed"]
 
 
 def _fill_outcome(settings: Settings, summary: CampaignSummary) -> list[dict]:
@@ -173,7 +172,7 @@ def _dry_run(
             return summary
         plan = plan_messages(scratch_settings.ledger_url, name, batch.batch_id, business_now)
         summary.planned = plan.planned
-        _render_all(scratch_settings.ledger_url, name, templates_dir, business_now, summary)
+        _render_all(scratch_settings, name, templates_dir, business_now, summary)
         finished = _finished_keys(settings, name)
         scratch_engine = open_ledger(scratch_settings.ledger_url)
         rows = [r for r in _rendered(scratch_engine, name) if r["message_key"] not in finished]

@@ -20,7 +20,7 @@ from followup.outcome import SweepSummary
 from followup.store import open_ledger
 from followup.store.control import campaigns_with_due
 from followup.store.messages import planned_ids
-from tasks.rendering import CHUNK, render_messages
+from tasks.rendering import render_planned
 from tasks.sending import recover_claims, send_messages
 
 _REPORTED = ("sent", "failed", "suppressed", "unknown", "retry_wait", "requests", "paused", "pause_reason")
@@ -43,10 +43,9 @@ def sweep(
     summary.reconciled = recovered["reconciled"]
     for campaign in campaigns_with_due(engine, business_now):
         ids = planned_ids(engine, campaign)
-        for start in range(0, len(ids), CHUNK):
-            done = render_messages(settings.ledger_url, ids[start : start + CHUNK], templates_dir, business_now)
-            summary.rendered += done["rendered"]
-            summary.render_failed += done["failed"]
+        done = render_planned(settings.ledger_url, ids, templates_dir, business_now, settings.render_processes)
+        summary.rendered += done["rendered"]
+        summary.render_failed += done["failed"]
         report = send_messages(settings, business_now, campaign, email)
         summary.campaigns[campaign] = {k: v for k, v in asdict(report).items() if k in _REPORTED}
     get_run_logger().info("sweep: %s", summary.to_json())

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         description="Sender processes a campaign run starts: each sends under its own interpreter lock, "
         "so about one per core sends fastest.",
     )
+    render_processes: int = Field(
+        default=2, ge=1, le=64, description="Processes that render a big campaign (10,000 messages or more)."
+    )
     max_attempts: int = Field(default=8, ge=1, description="Attempts before a retryable message fails.")
     pause_after_failures: int = Field(
         default=50, ge=0, description="Pause a campaign after this many failures in a row; 0: never."

@@ -1,36 +1,44 @@
-"""Render-stage tasks: one task per chunk of planned message ids."""
+"""Render-stage tasks: one task per chunk of planned message ids, or one task that spreads a
+big campaign's chunks over one process per core (followup.render_stage)."""
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from followup.rendering import Renderer, render_chunk
-from followup.store import open_ledger
-from followup.store.messages import rows_for_render, save_render_results
+from followup import render_stage
+from followup.render_stage import CHUNK, PARALLEL_FROM
 
-CHUNK = 2_000
-
-
-@functools.lru_cache(maxsize=4)
-def renderer_for(templates_dir: Path | None) -> Renderer:
-    """Templates compile once per process, not once per chunk."""
-    return Renderer(templates_dir)
+__all__ = ["CHUNK", "render_messages", "render_planned"]
 
 
 @task(name="render-messages", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def render_messages(
     ledger_url: str, ids: list[int], templates_dir: Path | None = None, now: datetime | None = None
 ) -> dict[str, int]:
-    """Render one chunk; a row that fails is marked failed with its reason and the rest go on.
+    """Render one chunk; safe to retry: only rows still `planned` are read and written."""
+    return render_stage.render_and_store(ledger_url, ids, templates_dir, now)
 
-    Safe to retry: only rows still `planned` are read and written.
-    """
-    engine = open_ledger(ledger_url)
-    rendered, failed = render_chunk(renderer_for(templates_dir), rows_for_render(engine, ids), now=now)
-    save_render_results(engine, rendered, failed)
-    return {"rendered": len(rendered), "failed": len(failed)}
+
+@task(name="render-messages-in-processes", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+def _render_in_processes(
+    ledger_url: str, ids: list[int], templates_dir: Path | None, now: datetime | None, processes: int
+) -> dict[str, int]:
+    return render_stage.render_in_processes(ledger_url, ids, templates_dir, now, processes)
+
+
+def render_planned(
+    ledger_url: str, ids: list[int], templates_dir: Path | None, now: datetime | None, processes: int
+) -> dict[str, int]:
+    """Render `ids` (planned messages): chunk by chunk in this process for a small campaign, over
+    `processes` worker processes for a big one. Returns the counts rendered and failed."""
+    if processes > 1 and len(ids) >= PARALLEL_FROM:
+        return _render_in_processes(ledger_url, ids, templates_dir, now, processes)
+    total = {"rendered": 0, "failed": 0}
+    for chunk in render_stage.chunks(ids):
+        done = render_messages(ledger_url, list(chunk), templates_dir, now)
+        total = {key: total[key] + done[key] for key in total}
+    return total

@@ -66,6 +66,21 @@ def test_planned_messages_render_into_the_ledger_in_chunks(ledger_url, tmp_path)
     assert render_messages.fn(ledger_url, ids[:20]) == {"rendered": 0, "failed": 0}
 
 
+def test_a_big_campaign_renders_over_worker_processes_the_same_as_in_one(ledger_url, tmp_path, monkeypatch):
+    from followup import render_stage
+
+    decisions = import_sample(ledger_url, tmp_path)
+    plan(ledger_url, decisions)
+    ids = planned_ids(open_ledger(ledger_url), campaign="nov")
+    monkeypatch.setattr(render_stage, "CHUNK", 7)  # several chunks for two workers
+    assert render_stage.render_in_processes(ledger_url, ids, None, None, 2) == {"rendered": len(decisions), "failed": 0}
+    in_processes = statuses(ledger_url)
+    with open_ledger(ledger_url).begin() as conn:
+        conn.execute(sa.update(Message).values(status="planned", template=None, subject=None, text_body=None))
+    render_messages.fn(ledger_url, ids)
+    assert statuses(ledger_url) == in_processes
+
+
 def test_a_message_that_cannot_render_fails_alone_with_the_reason(ledger_url, tmp_path):
     decisions = import_sample(ledger_url, tmp_path)[:6]
     broken = tmp_path / "templates"
