@@ -26,6 +26,7 @@ from followup.delivery import SendPolicy, SendReport, send_due
 from followup.outbound import EnvelopeBuilder, email_transport, router_for, sender_address
 from followup.store import control, open_ledger, recovery, sending, suppressions
 from followup.transports.base import Transport
+from followup.transports.callsheet import CallSheetTransport
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,17 @@ def policy_for(settings: Settings) -> SendPolicy:
 
 def recover(settings: Settings) -> dict:
     """Settle claims of senders that died (sent from events, else unknown), promote unknown
-    messages whose events have arrived since, and take in the user's suppression list."""
+    messages whose events (or call-sheet rows) have arrived since, and take in the user's
+    suppression list."""
     engine = open_ledger(settings.ledger_url)
     if settings.suppression_file is not None:
         suppressions.sync_list(engine, settings.suppression_file)
     recovered = recovery.recover_dead_claims(engine)
-    recovered["reconciled"] = recovery.reconcile_unknown(engine)
+    # A voicemail has no events: its row on the call sheet is the proof it went out.
+    calls = {row["message_key"] for row in recovery.unknown_messages(engine) if row["channel"] == "voicemail"}
+    on_sheets = CallSheetTransport(settings.call_sheet_dir).find(calls)
+    recovered["reconciled"] = recovery.reconcile_unknown(engine, on_sheets)
+    recovered["unknown"] = max(0, recovered["unknown"] - len(on_sheets))
     if recovered["unknown"]:
         log.warning(
             "%d messages were in flight when their sender died and no event shows they arrived: "

@@ -269,3 +269,36 @@ def test_a_daily_cap_stops_sending_for_the_day_and_the_next_days_sweep_goes_on(t
     sweep(capped, SAMPLE_NOW + timedelta(days=2))
     keys = Counter(m["body"]["custom_args"]["message_key"] for m in sandbox.messages())
     assert len(keys) == 12 and set(keys.values()) == {1}
+
+
+def test_a_voicemail_written_before_its_sender_died_is_settled_from_the_call_sheet(tmp_path, batch):
+    """The sheet row is the delivery: found there after a crash, the message is sent, not unknown."""
+    import subprocess
+    import sys
+
+    from followup.dispatch import recover
+    from followup.store.sending import Owner
+
+    def dead_owner() -> Owner:
+        child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        me = Owner.current()
+        return Owner(me.host, int(child.stdout), me.started_at)
+
+    path, _ = batch
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    settings = settings_for(tmp_path, url, transport="file")
+    run_campaign(path, "nov", None, settings, SAMPLE_NOW)
+    calls = [row for row in ledger(url).values() if row["channel"] == "voicemail"]
+    on_sheet, lost = calls[0]["message_key"], calls[1]["message_key"]
+    with open_ledger(url).begin() as conn:  # as a sender killed mid-batch leaves them
+        conn.execute(sa.update(Message).where(Message.message_key.in_([on_sheet, lost]))
+                     .values(status="sending", claimed_by=str(dead_owner())))  # fmt: skip
+    for sheet in settings.call_sheet_dir.glob("*.csv"):  # the lost one never reached its sheet
+        lines = sheet.read_text(encoding="utf-8").splitlines()
+        sheet.write_text("\n".join(line for line in lines if lost not in line) + "\n", encoding="utf-8")
+
+    recovered = recover(settings)
+    after = ledger(url)
+    assert after[on_sheet]["status"] == "sent" and after[on_sheet]["provider_message_id"].startswith("call-sheet:")
+    assert after[lost]["status"] == "unknown"
+    assert (recovered["reconciled"], recovered["unknown"]) == (1, 1)

@@ -8,7 +8,7 @@ events show it arrived (then `sent`) or a person decides it did not (`followup r
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -111,13 +111,19 @@ def _first_events(engine: Engine, keys: Sequence[str]) -> dict[str, tuple[str | 
     return first
 
 
-def reconcile_unknown(engine: Engine) -> int:
-    """`unknown` messages whose events have arrived since: `sent`. Returns how many."""
+def reconcile_unknown(engine: Engine, on_record: Mapping[str, str] | None = None) -> int:
+    """`unknown` messages whose events have arrived since, or whose delivery is on record
+    elsewhere (`on_record`: message_key -> provider id, e.g. its row on a call sheet): `sent`.
+    Returns how many."""
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(_M.c.id, _M.c.message_key).where(_M.c.status == MessageStatus.UNKNOWN.value)
+            sa.select(_M.c.id, _M.c.message_key, _M.c.claimed_at).where(_M.c.status == MessageStatus.UNKNOWN.value)
         ).all()
     accepted = _first_events(engine, [row.message_key for row in rows])
+    for row in rows:
+        if on_record and row.message_key in on_record and row.message_key not in accepted:
+            # Written while its claim was held: the claim's time is when it was delivered.
+            accepted[row.message_key] = (on_record[row.message_key], aware(row.claimed_at) or utcnow())
     settled = [
         {"_id": row.id, "_provider_id": accepted[row.message_key][0], "_sent_at": as_utc(accepted[row.message_key][1])}
         for row in rows

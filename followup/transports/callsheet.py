@@ -48,5 +48,15 @@ class CallSheetTransport:
                 # process cannot lose it; no fsync per row (a power cut is not our crash model).
         return SendOutcome.sent(f"call-sheet:{path.name}")
 
+    def find(self, keys: set[str]) -> dict[str, str]:
+        """Which of these message keys have a row on a sheet: key -> the provider id a send gave."""
+        found: dict[str, str] = {}
+        for path in sorted(self.directory.glob("*.csv")) if keys else ():
+            with path.open(encoding="utf-8", newline="") as sheet:
+                for row in csv.DictReader(sheet):
+                    if row.get("message_key") in keys:
+                        found[row["message_key"]] = f"call-sheet:{path.name}"
+        return found
+
     def close(self) -> None:
         """Each row is written and synced as it is sent; nothing is held open."""
