@@ -14,8 +14,11 @@ delivery problem; it classifies it, so the sender can mark the ledger row and go
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from followup.logs import mask_email
 
 # SendGrid's limits (shared/sendgrid/README.md); every backend applies them so that a message
 # accepted by the file or memory transport in a rehearsal is also accepted by SendGrid.
@@ -121,3 +124,15 @@ def estimated_size(envelope: Envelope) -> int:
     text_bytes = sum(len(part.encode("utf-8")) for part in parts)
     attachment_bytes = sum(4 * ((len(content) + 2) // 3) for _, _, content in envelope.attachments)
     return text_bytes + attachment_bytes
+
+
+def log_unsent(log: logging.Logger, transport: str, envelope: Envelope, outcome: SendOutcome) -> None:
+    """One warning per message a provider did not take, the address masked (providers echo it)."""
+    log.warning(
+        "%s %s for %s (%s): %s",
+        transport,
+        outcome.status,
+        envelope.message_key,
+        mask_email(envelope.to_email),
+        mask_email(outcome.error or ""),
+    )

@@ -46,8 +46,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from followup.logs import mask_email
-from followup.transports.base import Envelope, SendOutcome, check_limits
+from followup.transports.base import Envelope, SendOutcome, check_limits, log_unsent
 from followup.transports.http_pool import KeepAlivePool
 
 log = logging.getLogger(__name__)
@@ -132,13 +131,7 @@ class SendGridTransport:
                 "SendGrid accepted %s for %s as %s", envelope.message_key, envelope.to_email, outcome.provider_message_id
             )
         else:
-            log.warning(
-                "SendGrid %s for %s (%s): %s",
-                outcome.status,
-                envelope.message_key,
-                mask_email(envelope.to_email),
-                mask_email(outcome.error or ""),
-            )
+            log_unsent(log, "SendGrid", envelope, outcome)
         return outcome
 
     def close(self) -> None:

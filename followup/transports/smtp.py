@@ -13,8 +13,7 @@ import ssl
 import threading
 import time
 
-from followup.logs import mask_email
-from followup.transports.base import Envelope, SendOutcome, check_limits
+from followup.transports.base import Envelope, SendOutcome, check_limits, log_unsent
 from followup.transports.mime import BUILD_ERRORS, build_email_message, message_id_for
 
 log = logging.getLogger(__name__)
@@ -68,13 +67,7 @@ class SMTPTransport:
             except Exception as exc:  # classified below; the session is not trusted afterwards
                 self._drop()
                 outcome = _classify(exc)
-                log.warning(
-                    "SMTP %s for %s (%s): %s",
-                    outcome.status,
-                    envelope.message_key,
-                    mask_email(envelope.to_email),
-                    mask_email(outcome.error or ""),
-                )
+                log_unsent(log, "SMTP", envelope, outcome)
                 return outcome
         return SendOutcome.sent(message_id_for(envelope))
 
