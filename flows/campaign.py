@@ -15,19 +15,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from sqlalchemy.engine import Engine
 
 from followup import importing
 from followup.config import Settings, load_settings
 from followup.intake import ImportSummary
-from followup.models import CampaignState, Candidate, Message
+from followup.models import CampaignState
 from followup.outbound import SendingRefused, check_can_send, sender_address
 from followup.outcome import CampaignSummary
 from followup.store import open_ledger
-from followup.store.control import campaign_state, failure_reasons, status_counts
+from followup.store.control import (
+    call_sheet_rows,
+    campaign_state,
+    failure_reasons,
+    keys_past_rendering,
+    rendered_messages,
+    status_counts,
+)
 from followup.store.messages import planned_ids
 from followup.store.planning import CampaignClosed
 from flows.import_batch import import_batch
@@ -112,7 +117,7 @@ def _fill_outcome(settings: Settings, summary: CampaignSummary) -> list[dict]:
     if state is not None and state[0] is CampaignState.PAUSED:
         # Paused before this run (by hand, or by an earlier run): it planned and rendered, sent nothing.
         summary.status, summary.reason = "paused", summary.reason or state[1]
-    calls = _call_sheet(engine, summary.campaign)
+    calls = call_sheet_rows(engine, summary.campaign)
     days = sorted({row.get("local_time_to_call", "")[:10] for row in calls})
     summary.call_sheets = [str(settings.call_sheet_dir / f"{day}.csv") for day in days]
     return calls
@@ -136,16 +141,6 @@ def _publish(summary: CampaignSummary, calls: list[dict]) -> None:
             + ": " + ", ".join(summary.call_sheets),
         )
     get_run_logger().info("campaign %s: %s", summary.campaign, counts)
-
-
-def _call_sheet(engine: Engine, campaign: str) -> list[dict]:
-    """The call-sheet rows of the campaign's voicemails written so far, by time to call."""
-    query = sa.select(Message.call_sheet).where(
-        Message.campaign == campaign, Message.channel == "voicemail", Message.status == "sent"
-    )
-    with engine.connect() as conn:
-        rows = [row for row in conn.execute(query).scalars() if row]
-    return sorted(rows, key=lambda row: row.get("local_time_to_call", ""))
 
 
 def _no_batch() -> ImportSummary:
@@ -173,38 +168,13 @@ def _dry_run(
         plan = plan_messages(scratch_settings.ledger_url, name, batch.batch_id, business_now)
         summary.planned = plan.planned
         _render_all(scratch_settings, name, templates_dir, business_now, summary)
-        finished = _finished_keys(settings, name)
+        handled = keys_past_rendering(open_ledger(settings.ledger_url), name)
         scratch_engine = open_ledger(scratch_settings.ledger_url)
-        rows = [r for r in _rendered(scratch_engine, name) if r["message_key"] not in finished]
+        rows = [r for r in rendered_messages(scratch_engine, name) if r["message_key"] not in handled]
         summary.already_planned = summary.planned - len(rows) - summary.render_failed
         summary.would_send = dict(Counter(f"{r['kind']}/{r['channel']}" for r in rows))
-        summary.samples = [_sample(r) for r in rows[:_SAMPLES]]
+        summary.samples = [{k: v for k, v in r.items() if k != "message_key"} for r in rows[:_SAMPLES]]
         summary.counts = status_counts(scratch_engine, name)
         summary.reasons = failure_reasons(scratch_engine, name, ("failed",))
         scratch_engine.dispose()  # its file goes with the scratch folder
     return summary
-
-
-def _finished_keys(settings: Settings, campaign: str) -> set[str]:
-    engine = open_ledger(settings.ledger_url)
-    with engine.connect() as conn:
-        query = sa.select(Message.message_key).where(
-            Message.campaign == campaign, Message.status.not_in(("planned", "rendered"))
-        )
-        return set(conn.execute(query).scalars())
-
-
-def _rendered(engine, campaign: str) -> list[dict]:
-    query = (
-        sa.select(Message.message_key, Message.candidate_id, Message.kind, Message.channel, Message.variant,
-                  Message.subject, Message.text_body, Candidate.email)  # fmt: skip
-        .join(Candidate, Candidate.candidate_id == Message.candidate_id)
-        .where(Message.campaign == campaign, Message.status == "rendered")
-        .order_by(Message.id)
-    )
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def _sample(row: dict) -> dict:
-    return {k: row[k] for k in ("candidate_id", "kind", "channel", "variant", "subject", "text_body")}

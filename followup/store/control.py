@@ -78,7 +78,10 @@ def retry_failed(engine: Engine, campaign: str | None = None) -> tuple[int, int]
     """Failed messages go back in the queue: those that never rendered to `planned` (a fixed
     template renders them), the rest to `rendered` with their attempts reset. A cancelled
     campaign's messages stay failed. Returns (to render, to send)."""
-    failed = [_M.c.status == MessageStatus.FAILED.value, ~_M.c.campaign.in_(_cancelled_campaigns())]
+    failed = [
+        _M.c.status == MessageStatus.FAILED.value,
+        _M.c.campaign.not_in(_campaigns_in(CampaignState.CANCELLED)),
+    ]
     if campaign is not None:
         failed.append(_M.c.campaign == campaign)
     common = {"attempts": 0, "next_attempt_at": None, "last_error": None, "updated_at": _now()}
@@ -91,9 +94,6 @@ def retry_failed(engine: Engine, campaign: str | None = None) -> tuple[int, int]
         ).rowcount
     return render, send
 
-
-def _cancelled_campaigns() -> sa.Select:
-    return sa.select(_K.c.name).where(_K.c.state == CampaignState.CANCELLED.value)
 
 
 def status_counts(engine: Engine, campaign: str | None = None) -> dict[str, int]:
@@ -124,9 +124,10 @@ def failure_reasons(engine: Engine, campaign: str | None, statuses: Sequence[str
 def campaigns_with_due(engine: Engine, business_now: datetime) -> list[str]:
     """Open campaigns holding messages to render or send at `business_now`, by name."""
     due = sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= business_now.astimezone(timezone.utc))
+    closed = _campaigns_in(CampaignState.PAUSED, CampaignState.CANCELLED)
     query = (
         sa.select(_M.c.campaign)
-        .where(_M.c.status.in_(PENDING), due, _M.c.campaign.not_in(_closed_campaigns()))
+        .where(_M.c.status.in_(PENDING), due, _M.c.campaign.not_in(closed))
         .distinct()
         .order_by(_M.c.campaign)
     )
@@ -134,5 +135,36 @@ def campaigns_with_due(engine: Engine, business_now: datetime) -> list[str]:
         return list(conn.execute(query).scalars())
 
 
-def _closed_campaigns() -> sa.Select:
-    return sa.select(_K.c.name).where(_K.c.state != CampaignState.ACTIVE.value)
+def _campaigns_in(*states: CampaignState) -> sa.Select:
+    return sa.select(_K.c.name).where(_K.c.state.in_([state.value for state in states]))
+
+
+def keys_past_rendering(engine: Engine, campaign: str) -> set[str]:
+    """The message keys of the campaign already handed on (sent, sending, waiting, failed...)."""
+    query = sa.select(_M.c.message_key).where(
+        _M.c.campaign == campaign, _M.c.status.not_in((MessageStatus.PLANNED.value, MessageStatus.RENDERED.value))
+    )
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
+def rendered_messages(engine: Engine, campaign: str) -> list[dict]:
+    """The campaign's rendered messages in planning order: key, who, what, and the text."""
+    columns = ("message_key", "candidate_id", "kind", "channel", "variant", "subject", "text_body")
+    query = (
+        sa.select(*(_M.c[c] for c in columns))
+        .where(_M.c.campaign == campaign, _M.c.status == MessageStatus.RENDERED.value)
+        .order_by(_M.c.id)
+    )
+    with engine.connect() as conn:
+        return [dict(zip(columns, row)) for row in conn.execute(query)]
+
+
+def call_sheet_rows(engine: Engine, campaign: str) -> list[dict]:
+    """The call-sheet rows of the campaign's voicemails written so far, by time to call."""
+    query = sa.select(_M.c.call_sheet).where(
+        _M.c.campaign == campaign, _M.c.channel == "voicemail", _M.c.status == MessageStatus.SENT.value
+    )
+    with engine.connect() as conn:
+        rows = [row for row in conn.execute(query).scalars() if row]
+    return sorted(rows, key=lambda row: row.get("local_time_to_call", ""))

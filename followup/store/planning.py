@@ -62,7 +62,7 @@ def plan_batch(engine: Engine, campaign: str, batch_id: str, business_now: datet
     )
     due = business_now.astimezone(timezone.utc)
     now = datetime.now(timezone.utc)
-    planned = total = 0
+    planned = 0
     with engine.begin() as conn:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         when = due.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else due
@@ -72,13 +72,14 @@ def plan_batch(engine: Engine, campaign: str, batch_id: str, business_now: datet
             " status, scheduled_for, attempts, created_at, updated_at)"
             f" VALUES ({', '.join([mark] * 12)}) ON CONFLICT (message_key) DO NOTHING"
         )
-        rows = []
-        for decision_id, candidate_id, decision, channel in conn.execute(decisions):
-            kind = FIRST_KIND[decision]
-            key = message_key(campaign, candidate_id, kind, 0, channel)
-            rows.append((key, campaign, candidate_id, decision_id, kind, 0, channel,
-                         MessageStatus.PLANNED.value, when, 0, created, created))  # fmt: skip
-        total = len(rows)
+        found = conn.execute(decisions).all()
+        total = len(found)
         for start in range(0, total, _INSERT_CHUNK):
-            planned += conn.exec_driver_sql(sql, rows[start : start + _INSERT_CHUNK]).rowcount
+            # Message rows a chunk at a time: a million decisions never become a million tuples.
+            rows = []
+            for decision_id, candidate_id, decision, channel in found[start : start + _INSERT_CHUNK]:
+                kind = FIRST_KIND[decision]
+                rows.append((message_key(campaign, candidate_id, kind, 0, channel), campaign, candidate_id,
+                             decision_id, kind, 0, channel, MessageStatus.PLANNED.value, when, 0, created, created))  # fmt: skip
+            planned += conn.exec_driver_sql(sql, rows).rowcount
     return PlanResult(planned=planned, already=total - planned)
