@@ -10,9 +10,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from followup import render_stage
-from followup.render_stage import CHUNK, PARALLEL_FROM
-
-__all__ = ["CHUNK", "render_messages", "render_planned"]
+from followup.render_stage import PARALLEL_FROM
 
 
 @task(name="render-messages", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

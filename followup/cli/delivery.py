@@ -103,9 +103,13 @@ def run(
     from flows.campaign import default_campaign_name, run_campaign
 
     name = campaign or default_campaign_name(file)
-    counts = (lambda: {}) if dry_run else (lambda: status_counts(open_ledger(settings.ledger_url), name))
-    with ledger_progress(err, counts, f"campaign {name}"):
-        summary = run_campaign(file, name, mapping, settings, moment, dry_run, templates_dir=templates)
+    if dry_run:  # it renders into a scratch ledger that nothing can watch: a spinner will do
+        with err.status(f"Dry run of {name}: importing, planning, rendering…", spinner="dots"):
+            summary = run_campaign(file, name, mapping, settings, moment, dry_run, templates_dir=templates)
+    else:
+        counts = lambda: status_counts(open_ledger(settings.ledger_url), name)  # noqa: E731
+        with ledger_progress(err, counts, f"campaign {name}"):
+            summary = run_campaign(file, name, mapping, settings, moment, dry_run, templates_dir=templates)
     _print_campaign(summary, as_json)
     raise typer.Exit(summary.exit_code())
 
@@ -128,12 +132,7 @@ def _print_campaign(summary: CampaignSummary, as_json: bool) -> None:
     out.print(f"messages: {summary.planned} planned now, {summary.already_planned} from earlier runs; "
               f"{summary.rendered} rendered, {summary.render_failed} could not be rendered")  # fmt: skip
     if summary.status == "dry_run":
-        table = Table(title="Would be sent", title_justify="left")
-        table.add_column("kind / channel")
-        table.add_column("messages", justify="right")
-        for key, n in sorted(summary.would_send.items()):
-            table.add_row(key, str(n))
-        out.print(table)
+        out.print(_counts_table("Would be sent", "kind / channel", summary.would_send))
         for sample in summary.samples:
             out.print(f"\n[dim]--- {sample['candidate_id']}: {sample['kind']} / {sample['channel']} "
                       f"/ variant {sample['variant']} ---[/dim]")  # fmt: skip
@@ -141,12 +140,7 @@ def _print_campaign(summary: CampaignSummary, as_json: bool) -> None:
                 out.print(f"Subject: {sample['subject']}", markup=False)
             out.print(sample["text_body"] or "", markup=False)
     else:
-        table = Table(title="Outcome", title_justify="left")
-        table.add_column("status")
-        table.add_column("messages", justify="right")
-        for status, n in sorted(summary.counts.items()):
-            table.add_row(status, str(n))
-        out.print(table)
+        out.print(_counts_table("Outcome", "status", summary.counts))
     _print_reasons(summary.reasons)
     for sheet in summary.call_sheets:
         out.print(f"call sheet: {sheet}")
@@ -158,6 +152,15 @@ def _print_campaign(summary: CampaignSummary, as_json: bool) -> None:
                   "or they are scheduled later); `followup sweep` sends them when due.")  # fmt: skip
     if summary.counts.get("retry_wait"):
         err.print(f"{summary.counts['retry_wait']} messages wait for a retry; `followup sweep` sends them when due.")
+
+
+def _counts_table(title: str, what: str, counts: dict[str, int]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(what)
+    table.add_column("messages", justify="right")
+    for key, n in sorted(counts.items()):
+        table.add_row(key, str(n))
+    return table
 
 
 def _print_reasons(reasons: list[tuple[str, str, int]]) -> None:
