@@ -75,10 +75,16 @@ def sender_address(settings: Settings) -> tuple[str, str | None]:
 def check_can_send(settings: Settings) -> None:
     """SendingRefused unless the settings name a sender, a way to send email, and (when set) a
     readable suppression list: checked before a run stores anything."""
-    sender_address(settings)
-    email_transport(settings).close()
+    problems = []
+    for check in (sender_address, lambda s: email_transport(s).close()):
+        try:
+            check(settings)
+        except SendingRefused as exc:
+            problems.append(str(exc))  # every problem at once, not one per attempt
     if settings.suppression_file is not None and not settings.suppression_file.is_file():
-        raise SendingRefused(f"FOLLOWUP_SUPPRESSION_FILE {settings.suppression_file} is not a readable file")
+        problems.append(f"FOLLOWUP_SUPPRESSION_FILE {settings.suppression_file} is not a readable file")
+    if problems:
+        raise SendingRefused("; and ".join(problems))
 
 
 class ChannelRouter:

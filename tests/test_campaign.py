@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import json
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -220,6 +221,8 @@ def test_the_run_command_writes_eml_files_then_pause_stop_and_cancel_steer_the_l
     assert runner.invoke(app, ["stop", candidate]).stdout.startswith("1 pending messages")
     assert runner.invoke(app, ["cancel", "nov"]).exit_code == 0
     assert control.status_counts(engine, "nov") == {"cancelled": 30}
+    listed = json.loads(runner.invoke(app, ["campaigns", "--json"]).stdout)
+    assert listed == [{"name": "nov", "state": "cancelled", "reason": "cancelled by hand", "messages": {"cancelled": 30}}]
     assert runner.invoke(app, ["resume", "nov"]).exit_code == 2  # a cancelled campaign stays closed
     assert runner.invoke(app, ["pause", "no-such-campaign"]).exit_code == 2
     with engine.connect() as conn:

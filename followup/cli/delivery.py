@@ -250,6 +250,24 @@ def retry(
     out.print(f"{render} to render again and {send} to send again; `followup sweep` takes them from here.")
 
 
+@app.command()
+def campaigns(as_json: JsonOption = False) -> None:
+    """List the campaigns in the ledger: state (active, paused, cancelled) and messages by status."""
+    from followup.store import open_ledger
+    from followup.store.control import campaigns as list_campaigns
+
+    found = list_campaigns(open_ledger(settings_or_refuse().ledger_url))
+    if as_json:
+        sys.stdout.write(json.dumps(found) + "\n")
+        return
+    if not found:
+        out.print("No campaigns yet: `followup run FILE` starts one.")
+    for campaign in found:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(campaign["messages"].items())) or "no messages"
+        reason = f" ({campaign['reason']})" if campaign["reason"] else ""
+        out.print(f"{campaign['name']}  {campaign['state']}{reason}: {counts}", markup=False)
+
+
 CampaignArgument = Annotated[str, typer.Argument(help="The campaign's name.")]
 
 

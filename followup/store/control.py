@@ -33,6 +33,20 @@ def _set_state(engine: Engine, name: str, state: CampaignState, reason: str | No
         conn.execute(_K.update().where(_K.c.name == name).values(state=state.value, reason=reason, updated_at=_now()))
 
 
+def campaigns(engine: Engine) -> list[dict]:
+    """Every campaign: name, state, why (when paused or cancelled), and its messages by status."""
+    with engine.connect() as conn:
+        known = conn.execute(sa.select(_K.c.name, _K.c.state, _K.c.reason).order_by(_K.c.name)).all()
+        counts = conn.execute(
+            sa.select(_M.c.campaign, _M.c.status, sa.func.count()).group_by(_M.c.campaign, _M.c.status)
+        ).all()
+    by_campaign: dict[str, dict[str, int]] = {}
+    for name, status, n in counts:
+        by_campaign.setdefault(name, {})[status] = n
+    return [{"name": name, "state": state, "reason": reason, "messages": by_campaign.get(name, {})}
+            for name, state, reason in known]  # fmt: skip
+
+
 def campaign_state(engine: Engine, name: str) -> tuple[CampaignState, str | None] | None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(_K.c.state, _K.c.reason).where(_K.c.name == name)).first()
