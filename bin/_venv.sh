@@ -8,6 +8,18 @@ ensure_venv() {
     if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
         return 0
     fi
+    # Two commands started together on a fresh clone (the demo and the tests) would otherwise
+    # install into the same .venv at once and break each other's install. The second waits for
+    # the first, then finds the environment ready. flock is util-linux; without it, no lock.
+    mkdir -p "$VENV"
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"$VENV/.setup.lock"
+        flock 9
+        if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+            exec 9>&-
+            return 0
+        fi
+    fi
     echo "Setting up $VENV (first run only, about two minutes; details in $VENV/install.log)" >&2
     python3 -m venv "$VENV" || { echo "python3 -m venv failed: install Python 3.11+ with venv" >&2; exit 1; }
     if ! { "$VENV/bin/python" -m pip install --upgrade pip \
@@ -17,4 +29,5 @@ ensure_venv() {
         exit 1
     fi
     echo "$want" >"$stamp"
+    exec 9>&-
 }

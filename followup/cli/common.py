@@ -17,8 +17,9 @@ app = typer.Typer(
     name="followup",
     help=(
         "The follow-up engine for recruiting ops: import a candidate batch exported from your "
-        "applicant tracking system, validate it, and (as the project grows) message every "
-        "candidate on the right channel at the right time, follow up, and report what works.\n\n"
+        "applicant tracking system, validate it, write each candidate their message for their "
+        "channel (email, voicemail script, in-person invite), send it exactly once at a good "
+        "time in their own time zone, and retry what did not go through.\n\n"
         "Settings come from FOLLOWUP_* environment variables (see README); the ledger defaults "
         "to a SQLite file under ./data."
     ),
