@@ -17,12 +17,14 @@ How it keeps its promise (DESIGN.md, "The message ledger"):
   A retryable answer waits in `retry_wait` (exponential backoff with full jitter on the real
   clock, never sooner than X-RateLimit-Reset allows); after max_attempts, or for a permanent
   answer, `failed` with the provider's words. A message whose email cannot be built fails alone
-  and is never sent. A claim never handed to the transport (a stop, a pause) is released.
+  and is never sent. A claim never handed to the transport (Ctrl-C, a pause) is released.
 - A rate limit is a token bucket the coordinator spends before it claims, so no message waits
   for its turn while claimed.
 - After `pause_after_consecutive_failures` final failures in a row it stops claiming and
   reports paused: a revoked API key should cost fifty messages, not fifty thousand.
-- Ctrl-C (in the main thread) stops it like `stop`: the sends in flight finish and are
+- Once `emails_closed` is set (a daily cap on emails spent), only the channels outside the cap
+  (voicemails, written onto call sheets) are claimed for the rest of the run.
+- Ctrl-C (in the main thread) stops claiming: the sends in flight finish and are
   recorded, then KeyboardInterrupt is raised. A second Ctrl-C interrupts at once; whatever it
   leaves `sending` is settled by recover_dead_claims once the process has ended.
 
@@ -48,6 +50,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from followup.daily_cap import UNCAPPED_CHANNELS
 from followup.store import sending
 from followup.store.sending import Owner
 from followup.transports.base import Envelope, SendOutcome, Transport, check_limits
@@ -55,7 +58,7 @@ from followup.transports.base import Envelope, SendOutcome, Transport, check_lim
 log = logging.getLogger(__name__)
 
 # How long the coordinator waits before looking again when nothing was due, and the longest it
-# blocks without looking at the stop event.
+# blocks without looking at Ctrl-C or a closed email channel.
 _POLL_S = 0.1
 # A turn costs one commit whatever the number of rows, and every statement lets go of the
 # interpreter lock and waits to get it back from the sending threads: after the first answer
@@ -116,15 +119,16 @@ def send_due(
     business_now: datetime,
     campaign: str | None = None,
     real_clock: Callable[[], float] = time.time,
-    stop: threading.Event | None = None,
+    emails_closed: threading.Event | None = None,
 ) -> SendReport:
     """Send every message due at `business_now` (of `campaign`, or all), retrying within the run
     what comes due again within policy.wait_for_retries_s. `envelope_for(row)` builds the email
     from a claimed row (see sending.claim for its keys); when it raises, that message fails alone.
-    Returns when nothing more is due, when `stop` is set, or when paused."""
+    Returns when nothing more is due, or when paused. Once `emails_closed` is set, only
+    UNCAPPED_CHANNELS are claimed."""
     if policy.concurrency < 1:
         raise ValueError("SendPolicy.concurrency must be at least 1")
-    return _Sender(engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, stop).run()
+    return _Sender(engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, emails_closed).run()
 
 
 class _TokenBucket:
@@ -160,7 +164,7 @@ class _Settlement(NamedTuple):
 
 
 class _Sender:
-    def __init__(self, engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, stop):
+    def __init__(self, engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, emails_closed):
         self.engine = engine
         self.transport = transport
         self.envelope_for = envelope_for
@@ -169,7 +173,8 @@ class _Sender:
         self.business_now = business_now
         self.campaign = campaign
         self.real_clock = real_clock
-        self.stop = stop
+        self.emails_closed = emails_closed
+        self.channels: tuple[str, ...] | None = None  # all, until emails close
         self.started_real = real_clock()
         self.report = SendReport()
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # (result or None, the worker's inbox)
@@ -250,10 +255,14 @@ class _Sender:
         answers = self._gather(timeout)
         self.idle.extend(inbox for _, inbox in answers)
         self.unwritten += [result for result, _ in answers if result is not None]
-        stopped = self.interrupted or (self.stop is not None and self.stop.is_set())
-        if stopped and not self.halted.is_set():
+        if self.interrupted and not self.halted.is_set():
             log.info("asked to stop: finishing the %d sends in flight", len(self.in_flight))
             self.halted.set()
+        if self.channels is None and self.emails_closed is not None and self.emails_closed.is_set():
+            log.info("no more emails today: only %s are claimed for the rest of this run", ", ".join(UNCAPPED_CHANNELS))
+            self.channels = UNCAPPED_CHANNELS
+            self.lookahead.clear()  # it holds emails; the next claim reads it afresh
+            self.next_claim_at = 0.0
         wanted, refreshed = self._wanted()
         rows = self._write(self.unwritten, wanted)
         if self.bucket is not None:
@@ -297,7 +306,12 @@ class _Sender:
         limit = max(_LOOKAHEAD_MIN, _LOOKAHEAD_PER_WORKER * self.policy.concurrency)
         self.lookahead = deque(
             sending.due_ids(
-                self.engine, limit, business_now=self.business_now, real_now=self._real_now(), campaign=self.campaign
+                self.engine,
+                limit,
+                business_now=self.business_now,
+                real_now=self._real_now(),
+                campaign=self.campaign,
+                channels=self.channels,
             )
         )
         return wanted, True
@@ -373,7 +387,9 @@ class _Sender:
         self.next_claim_at = time.monotonic() + _POLL_S
         if self.in_flight:
             return
-        retry_at = sending.next_retry_at(self.engine, business_now=self.business_now, campaign=self.campaign)
+        retry_at = sending.next_retry_at(
+            self.engine, business_now=self.business_now, campaign=self.campaign, channels=self.channels
+        )
         if retry_at is not None:
             wait_s = (retry_at - self._real_now()).total_seconds()
             if wait_s <= self.policy.wait_for_retries_s:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import threading
 import time
 from dataclasses import fields
 from datetime import datetime
@@ -95,9 +94,10 @@ def _send_one(
     engine = open_ledger(settings.ledger_url)
     from_email, from_name = sender_address(settings)
     email = email or email_transport(settings)
-    stop = threading.Event()
+    emails_closed = None
     if settings.daily_cap is not None:
-        email = _capped(engine, settings, email, business_now, stop, index)
+        email = _capped(engine, settings, email, business_now, index)
+        emails_closed = email.closed
     transport = router_for(settings, email)
     try:
         report = send_due(
@@ -108,7 +108,7 @@ def _send_one(
             policy=policy_for(settings),
             business_now=business_now,
             campaign=campaign,
-            stop=stop,
+            emails_closed=emails_closed,
         )
     finally:
         transport.close()
@@ -119,9 +119,7 @@ def _send_one(
     return report
 
 
-def _capped(
-    engine: Engine, settings: Settings, email: Transport, business_now: datetime, stop: threading.Event, index: int
-) -> DailyCap:
+def _capped(engine: Engine, settings: Settings, email: Transport, business_now: datetime, index: int) -> DailyCap:
     """The email transport behind this process's share of what is left of today's cap."""
     cap = settings.daily_cap or 0
     day_start, next_day = day_bounds(business_now, settings.timezone)
@@ -135,7 +133,7 @@ def _capped(
 
     if share == 0:
         log.warning("the daily cap of %d emails is reached; the rest wait for tomorrow", cap)
-    return DailyCap(email, cap, share, stop, reopens_in_s)
+    return DailyCap(email, cap, share, reopens_in_s)
 
 
 def merge(reports: list[SendReport]) -> SendReport:

@@ -274,6 +274,23 @@ def test_a_daily_cap_stops_sending_for_the_day_and_the_next_days_sweep_goes_on(t
     assert len(keys) == 12 and set(keys.values()) == {1}
 
 
+def test_a_spent_daily_cap_holds_back_emails_but_not_the_voicemails_on_the_call_sheet(tmp_path, sandbox):
+    frame = generate_batch(16, seed=5, bad_share=0.0, channel_mix=(0.5, 0.5, 0.0), now=SAMPLE_NOW)
+    path = write_batch(frame, tmp_path / "round.csv")
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    capped = settings_for(tmp_path, url, sandbox, daily_cap=2, send_concurrency=1, timezone="Europe/Berlin")
+    run_campaign(path, "nov", None, capped, SAMPLE_NOW)
+
+    rows = ledger(url).values()
+    calls = [r for r in rows if r["channel"] == "voicemail"]
+    emails = [r for r in rows if r["channel"] != "voicemail"]
+    assert len(calls) >= 4 and len(emails) >= 4
+    assert {r["status"] for r in calls} == {"sent"}  # every call is on today's sheet
+    assert len(call_sheet_rows(capped)) == len(calls)
+    assert sorted(r["status"] for r in emails).count("sent") == 2 == len(sandbox.messages())
+    assert sweep(capped, SAMPLE_NOW + timedelta(days=1)).campaigns["nov"]["sent"] == min(2, len(emails) - 2)
+
+
 def test_a_voicemail_written_before_its_sender_died_is_settled_from_the_call_sheet(tmp_path, batch):
     """The sheet row is the delivery: found there after a crash, the message is sent, not unknown."""
     import subprocess

@@ -381,19 +381,22 @@ def test_successes_in_between_keep_a_run_from_pausing(ledger_url):
     assert not report.paused and (report.sent, report.failed) == (10, 10)
 
 
-def test_stopping_releases_claims_that_never_reached_the_transport(ledger_url):
+def test_ctrl_c_releases_claims_that_never_reached_the_transport_then_interrupts(ledger_url):
     engine = open_ledger(ledger_url)
     seed(engine, 10)
-    stop = threading.Event()
     transport = MemoryTransport()
+    pressed = []
 
     def slow_build(row):
-        stop.set()
-        time.sleep(0.3)  # the coordinator sees the stop meanwhile
+        if not pressed:
+            pressed.append(True)
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C while the first claims are being built
+        time.sleep(0.3)  # the coordinator sees it meanwhile
         return envelope_for(row)
 
-    report = run(engine, transport, SendPolicy(concurrency=4), envelope_for=slow_build, stop=stop)
-    assert transport.outbox == [] and report.released == 4 and report.sent == 0
+    with pytest.raises(KeyboardInterrupt):
+        run(engine, transport, SendPolicy(concurrency=4), envelope_for=slow_build)
+    assert transport.outbox == []
     ledger = rows(engine).values()
     assert {(r["status"], r["attempts"], r["claimed_by"]) for r in ledger} == {("rendered", 0, None)}
 

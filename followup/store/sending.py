@@ -239,6 +239,7 @@ def due_ids(
     business_now: datetime,
     real_now: datetime,
     campaign: str | None = None,
+    channels: Sequence[str] | None = None,
 ) -> list[int]:
     """Ids of claimable messages, in claiming order (scheduled_for, id): a read-only look-ahead.
 
@@ -247,7 +248,7 @@ def due_ids(
     pending row (no index serves `status IN (...) ORDER BY scheduled_for`), so a sender runs it
     once per few thousand messages instead of once per claim. Messages to suppressed addresses
     are left out, having been looked up for the first `limit` rows only: fewer ids come back
-    when some were suppressed since suppress_due last ran.
+    when some were suppressed since suppress_due last ran. `channels`: only messages on these.
     """
     conditions = [
         _M.c.status.in_(CLAIMABLE),
@@ -257,6 +258,8 @@ def due_ids(
     ]
     if campaign is not None:
         conditions.append(_M.c.campaign == campaign)
+    if channels is not None:
+        conditions.append(_M.c.channel.in_(channels))
     first = (
         sa.select(_M.c.id, _M.c.candidate_id, _M.c.scheduled_for)
         .where(*conditions)
@@ -273,8 +276,10 @@ def due_ids(
         return list(conn.execute(query).scalars())
 
 
-def next_retry_at(engine: Engine, *, business_now: datetime, campaign: str | None = None) -> datetime | None:
-    """When the earliest waiting retry of a due message comes due (real clock), or None."""
+def next_retry_at(
+    engine: Engine, *, business_now: datetime, campaign: str | None = None, channels: Sequence[str] | None = None
+) -> datetime | None:
+    """When the earliest waiting retry of a due message (on `channels`, or any) comes due (real clock), or None."""
     conditions = [
         _M.c.status == MessageStatus.RETRY_WAIT.value,
         sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= as_utc(business_now)),
@@ -282,6 +287,8 @@ def next_retry_at(engine: Engine, *, business_now: datetime, campaign: str | Non
     ]
     if campaign is not None:
         conditions.append(_M.c.campaign == campaign)
+    if channels is not None:
+        conditions.append(_M.c.channel.in_(channels))
     with engine.connect() as conn:
         return aware(conn.execute(sa.select(sa.func.min(_M.c.next_attempt_at)).where(*conditions)).scalar())
 
