@@ -132,7 +132,8 @@ def failure_reasons(engine: Engine, campaign: str | None, statuses: Sequence[str
     if campaign is not None:
         query = query.where(_M.c.campaign == campaign)
     with engine.connect() as conn:
-        return [(status, text, n) for status, text, n in conn.execute(query)]
+        # The column reads back as the enum, whose str() is 'MessageStatus.FAILED'; reports want 'failed'.
+        return [(MessageStatus(status).value, text, n) for status, text, n in conn.execute(query)]
 
 
 def campaigns_with_due(engine: Engine, business_now: datetime) -> list[str]:
