@@ -67,9 +67,9 @@ def start_worker(url: str, ready: multiprocessing.synchronize.Barrier) -> None:
     """What a flow's worker has done before its first render task: imported Prefect (~4 s of
     CPU here), compiled the templates and opened the ledger. Timed apart from the step."""
     from followup.store import open_ledger
-    from followup.render_stage import renderer_for
+    from followup.render_stage import RenderSetup, renderer_for
 
-    renderer_for(None)
+    renderer_for(RenderSetup())
     # A forked worker inherits the parent's engine: give it its own connections (SQLAlchemy's
     # recipe for fork), leaving the parent's untouched.
     open_ledger(url).dispose(close=False)
@@ -77,11 +77,12 @@ def start_worker(url: str, ready: multiprocessing.synchronize.Barrier) -> None:
 
 
 def render_ids(args: tuple[str, list[int]]) -> dict:
+    from followup.render_stage import RenderSetup
     from tasks.rendering import render_messages
 
     url, ids = args
     cpu = time.process_time()
-    counts = render_messages.fn(url, ids, None, NOW)
+    counts = render_messages.fn(url, ids, RenderSetup(), NOW)
     return {**counts, "cpu_s": time.process_time() - cpu}
 
 
@@ -122,11 +123,11 @@ def reset(url: str) -> None:
 def as_the_flows_run_it(url: str, ids: list[int], processes: int) -> dict:
     """followup.render_stage.render_in_processes, as a big campaign's flow calls it: the clock
     includes spawning the workers and their compiling the templates."""
-    from followup.render_stage import render_in_processes
+    from followup.render_stage import RenderSetup, render_in_processes
 
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    counts = render_in_processes(url, ids, None, NOW, processes)
+    counts = render_in_processes(url, ids, RenderSetup(), NOW, processes)
     return {"seconds": round(time.perf_counter() - started, 2), "processes": processes, **counts,
             "load_average_1m": [round(load, 2), round(os.getloadavg()[0], 2)]}  # fmt: skip
 

@@ -24,6 +24,7 @@ from followup.intake import ImportSummary
 from followup.models import CampaignState
 from followup.outbound import SendingRefused, check_can_send, sender_address
 from followup.outcome import CampaignSummary
+from followup.render_stage import RenderSetup
 from followup.store import open_ledger
 from followup.store.control import (
     call_sheet_rows,
@@ -103,7 +104,9 @@ def run_campaign(
 
 def _render_all(settings: Settings, campaign: str, templates_dir: Path | None, now: datetime, summary: CampaignSummary) -> None:
     ids = planned_ids(open_ledger(settings.ledger_url), campaign)
-    done = render_planned(settings.ledger_url, ids, templates_dir, now, settings.render_processes)
+    done = render_planned(
+        settings.ledger_url, ids, RenderSetup.of(settings, templates_dir), now, settings.render_processes
+    )
     summary.rendered += done["rendered"]
     summary.render_failed += done["failed"]
 

@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 
 from followup.config import Settings, load_settings
 from followup.outcome import SweepSummary
+from followup.render_stage import RenderSetup
 from followup.store import open_ledger
 from followup.store.control import campaigns_with_due
 from followup.store.messages import planned_ids
@@ -41,9 +42,10 @@ def sweep(
     recovered = recover_claims(settings)
     summary.recovered_sent, summary.recovered_unknown = recovered["sent"], recovered["unknown"]
     summary.reconciled = recovered["reconciled"]
+    setup = RenderSetup.of(settings, templates_dir)
     for campaign in campaigns_with_due(engine, business_now):
         ids = planned_ids(engine, campaign)
-        done = render_planned(settings.ledger_url, ids, templates_dir, business_now, settings.render_processes)
+        done = render_planned(settings.ledger_url, ids, setup, business_now, settings.render_processes)
         summary.rendered += done["rendered"]
         summary.render_failed += done["failed"]
         report = send_messages(settings, business_now, campaign, email)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,26 @@ class Settings(BaseSettings):
     timezone: str | None = Field(
         default=None,
         description="Company default IANA time zone, for rows without one.",
+    )
+
+    # --- what messages say when a row leaves it out (followup.rendering.COMPANY_DEFAULT_KEYS) ---
+    company: str | None = Field(default=None, description="Company name for rows without one.")
+    office: str | None = Field(
+        default=None,
+        description="The company's office address: where an in-person meeting is held when a row has "
+        "no meeting_location.",
+    )
+    phone: str | None = Field(
+        default=None, description="Company call-back number for voicemails when a row has no recruiter_phone."
+    )
+    locale: str | None = Field(default=None, description="Locale for rows without one (e.g. en_GB).")
+    meeting_minutes: int | None = Field(
+        default=None, ge=5, le=480, description="Length of an in-person meeting in the calendar invite, in minutes; unset: 60."
+    )
+    unsubscribe_url: str | None = Field(
+        default=None,
+        description="Public base URL of the unsubscribe links that `followup serve` answers (e.g. "
+        "https://jobs.example.com/unsubscribe); keep-in-touch mail is not written without it.",
     )
 
     # --- sending (DESIGN.md, Configuration) ---
@@ -102,10 +123,42 @@ class Settings(BaseSettings):
         # Paths we print and store must still work from another working directory.
         return value.expanduser().resolve()
 
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        # The link goes into mail and a List-Unsubscribe header: a mail client follows only http(s).
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL, e.g. https://jobs.example.com/unsubscribe")
+        return value or None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)") from None
+        return value
+
     @field_validator("country")
     @classmethod
     def _upper_country(cls, value: str | None) -> str | None:
         return value.strip().upper() if value else None
+
+    def company_defaults(self) -> dict[str, str | int]:
+        """The company defaults the renderer fills a row's gaps with (only those that are set)."""
+        values = {
+            "company": self.company,
+            "office": self.office,
+            "phone": self.phone,
+            "locale": self.locale,
+            "timezone": self.timezone,
+            "country": self.country,
+            "meeting_minutes": self.meeting_minutes,
+        }
+        return {key: value for key, value in values.items() if value not in (None, "")}
 
     @property
     def ledger_url(self) -> str:

@@ -12,9 +12,11 @@ import functools
 import multiprocessing
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from followup.config import Settings
 from followup.rendering import Renderer, render_chunk
 from followup.store import open_ledger
 from followup.store.messages import rows_for_render, save_render_results
@@ -24,17 +26,36 @@ CHUNK = 2_000
 PARALLEL_FROM = 10_000
 
 
+@dataclass(frozen=True)
+class RenderSetup:
+    """What rendering needs besides the rows: the user's templates, if any, and the company's
+    settings. Hashable, so a process compiles the templates once per setup, and picklable, so
+    a spawned worker gets the same."""
+
+    templates_dir: Path | None = None
+    company_defaults: tuple[tuple[str, str | int], ...] = ()
+    unsubscribe_base_url: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings, templates_dir: Path | None = None) -> RenderSetup:
+        return cls(templates_dir, tuple(sorted(settings.company_defaults().items())), settings.unsubscribe_url)
+
+
 @functools.lru_cache(maxsize=4)
-def renderer_for(templates_dir: Path | None) -> Renderer:
+def renderer_for(setup: RenderSetup) -> Renderer:
     """Templates compile once per process, not once per chunk."""
-    return Renderer(templates_dir)
+    return Renderer(
+        setup.templates_dir,
+        company_defaults=dict(setup.company_defaults),
+        unsubscribe_base_url=setup.unsubscribe_base_url,
+    )
 
 
-def render_and_store(ledger_url: str, ids: Sequence[int], templates_dir: Path | None, now: datetime | None) -> dict[str, int]:
+def render_and_store(ledger_url: str, ids: Sequence[int], setup: RenderSetup, now: datetime | None) -> dict[str, int]:
     """Render one chunk; a row that fails is marked failed with its reason and the rest go on.
     Safe to repeat: only rows still `planned` are read and written."""
     engine = open_ledger(ledger_url)
-    rendered, failed = render_chunk(renderer_for(templates_dir), rows_for_render(engine, ids), now=now)
+    rendered, failed = render_chunk(renderer_for(setup), rows_for_render(engine, ids), now=now)
     save_render_results(engine, rendered, failed)
     return {"rendered": len(rendered), "failed": len(failed)}
 
@@ -44,10 +65,10 @@ def chunks(ids: Sequence[int]) -> list[Sequence[int]]:
 
 
 def render_in_processes(
-    ledger_url: str, ids: Sequence[int], templates_dir: Path | None, now: datetime | None, processes: int
+    ledger_url: str, ids: Sequence[int], setup: RenderSetup, now: datetime | None, processes: int
 ) -> dict[str, int]:
     """Every chunk of `ids`, spread over `processes` spawned workers; the counts added up."""
-    work = [(ledger_url, chunk, templates_dir, now) for chunk in chunks(ids)]
+    work = [(ledger_url, chunk, setup, now) for chunk in chunks(ids)]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         results = pool.starmap(render_and_store, work, chunksize=1)
     total: Counter = Counter()

@@ -4,39 +4,38 @@ big campaign's chunks over one process per core (followup.render_stage)."""
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from followup import render_stage
-from followup.render_stage import PARALLEL_FROM
+from followup.render_stage import PARALLEL_FROM, RenderSetup
 
 
 @task(name="render-messages", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def render_messages(
-    ledger_url: str, ids: list[int], templates_dir: Path | None = None, now: datetime | None = None
+    ledger_url: str, ids: list[int], setup: RenderSetup, now: datetime | None = None
 ) -> dict[str, int]:
     """Render one chunk; safe to retry: only rows still `planned` are read and written."""
-    return render_stage.render_and_store(ledger_url, ids, templates_dir, now)
+    return render_stage.render_and_store(ledger_url, ids, setup, now)
 
 
 @task(name="render-messages-in-processes", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
 def _render_in_processes(
-    ledger_url: str, ids: list[int], templates_dir: Path | None, now: datetime | None, processes: int
+    ledger_url: str, ids: list[int], setup: RenderSetup, now: datetime | None, processes: int
 ) -> dict[str, int]:
-    return render_stage.render_in_processes(ledger_url, ids, templates_dir, now, processes)
+    return render_stage.render_in_processes(ledger_url, ids, setup, now, processes)
 
 
 def render_planned(
-    ledger_url: str, ids: list[int], templates_dir: Path | None, now: datetime | None, processes: int
+    ledger_url: str, ids: list[int], setup: RenderSetup, now: datetime | None, processes: int
 ) -> dict[str, int]:
     """Render `ids` (planned messages): chunk by chunk in this process for a small campaign, over
     `processes` worker processes for a big one. Returns the counts rendered and failed."""
     if processes > 1 and len(ids) >= PARALLEL_FROM:
-        return _render_in_processes(ledger_url, ids, templates_dir, now, processes)
+        return _render_in_processes(ledger_url, ids, setup, now, processes)
     total = {"rendered": 0, "failed": 0}
     for chunk in render_stage.chunks(ids):
-        done = render_messages(ledger_url, list(chunk), templates_dir, now)
+        done = render_messages(ledger_url, list(chunk), setup, now)
         total = {key: total[key] + done[key] for key in total}
     return total

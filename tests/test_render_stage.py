@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from followup import importing, validation
 from followup.cli import app
-from followup.models import Message
+from followup.config import Settings
+from followup.models import Decision, Message
+from followup.render_stage import RenderSetup
 from followup.samples import ensure_sample
 from followup.store import open_ledger
 from followup.store.batches import BatchRecord, store_batch
@@ -53,7 +54,7 @@ def test_planned_messages_render_into_the_ledger_in_chunks(ledger_url, tmp_path)
     decisions = import_sample(ledger_url, tmp_path)
     plan(ledger_url, decisions)
     ids = planned_ids(open_ledger(ledger_url), campaign="nov")
-    counts = [render_messages.fn(ledger_url, chunk) for chunk in (ids[:20], ids[20:])]
+    counts = [render_messages.fn(ledger_url, chunk, RenderSetup()) for chunk in (ids[:20], ids[20:])]
     assert sum(c["rendered"] for c in counts) == len(decisions)
     rows = statuses(ledger_url)
     offer = next(d for d in decisions if d["decision"] == "offer" and d["channel"] == "email")
@@ -63,7 +64,7 @@ def test_planned_messages_render_into_the_ledger_in_chunks(ledger_url, tmp_path)
     voicemail = next(d for d in decisions if d["channel"] == "voicemail")
     assert rows[voicemail["candidate_id"]].template.endswith("voicemail.txt.j2")
     # A retry of a chunk already done changes nothing.
-    assert render_messages.fn(ledger_url, ids[:20]) == {"rendered": 0, "failed": 0}
+    assert render_messages.fn(ledger_url, ids[:20], RenderSetup()) == {"rendered": 0, "failed": 0}
 
 
 def test_a_big_campaign_renders_over_worker_processes_the_same_as_in_one(ledger_url, tmp_path, monkeypatch):
@@ -73,12 +74,38 @@ def test_a_big_campaign_renders_over_worker_processes_the_same_as_in_one(ledger_
     plan(ledger_url, decisions)
     ids = planned_ids(open_ledger(ledger_url), campaign="nov")
     monkeypatch.setattr(render_stage, "CHUNK", 7)  # several chunks for two workers
-    assert render_stage.render_in_processes(ledger_url, ids, None, None, 2) == {"rendered": len(decisions), "failed": 0}
+    counts = render_stage.render_in_processes(ledger_url, ids, RenderSetup(), None, 2)
+    assert counts == {"rendered": len(decisions), "failed": 0}
     in_processes = statuses(ledger_url)
     with open_ledger(ledger_url).begin() as conn:
         conn.execute(sa.update(Message).values(status="planned", template=None, subject=None, text_body=None))
-    render_messages.fn(ledger_url, ids)
+    render_messages.fn(ledger_url, ids, RenderSetup())
     assert statuses(ledger_url) == in_processes
+
+
+def test_the_company_settings_reach_the_render_stage(ledger_url, tmp_path):
+    """Keep-in-touch mail needs the unsubscribe URL, and a meeting the export gave no place for
+    needs the office: both come from the settings the flows run with."""
+    decisions = import_sample(ledger_url, tmp_path)
+    rejected = [d for d in decisions if d["decision"] == "reject" and d["channel"] == "email"][:3]
+    offered = [d for d in decisions if d["decision"] == "offer" and d["channel"] in ("email", "in_person")][:3]
+    with open_ledger(ledger_url).begin() as conn:
+        conn.execute(sa.update(Decision).where(Decision.candidate_id.in_([d["candidate_id"] for d in offered]))
+                     .values(meeting_location=None, meeting_at=None))  # fmt: skip
+    plan(ledger_url, rejected + offered, lambda d: "keep_in_touch" if d["decision"] == "reject" else "in_person_invite")
+    ids = planned_ids(open_ledger(ledger_url), campaign="nov")
+    assert render_messages.fn(ledger_url, ids, RenderSetup()) == {"rendered": 0, "failed": 6}
+
+    with open_ledger(ledger_url).begin() as conn:
+        conn.execute(sa.update(Message).values(status="planned", last_error=None))
+    settings = Settings(data_dir=tmp_path / "data", office="Example House, 1 Sample Street, London",
+                        unsubscribe_url="https://jobs.example.com/unsubscribe")  # fmt: skip
+    assert render_messages.fn(ledger_url, ids, RenderSetup.of(settings)) == {"rendered": 6, "failed": 0}
+    rows = statuses(ledger_url)
+    for d in rejected:
+        assert "https://jobs.example.com/unsubscribe/" in rows[d["candidate_id"]].text_body
+    for d in offered:
+        assert "Example House, 1 Sample Street, London" in rows[d["candidate_id"]].text_body
 
 
 def test_a_message_that_cannot_render_fails_alone_with_the_reason(ledger_url, tmp_path):
@@ -87,7 +114,7 @@ def test_a_message_that_cannot_render_fails_alone_with_the_reason(ledger_url, tm
     (broken / "rejection").mkdir(parents=True)
     (broken / "rejection" / "email.subject.j2").write_text("About {{ rol }}\n", encoding="utf-8")
     plan(ledger_url, decisions)
-    result = render_messages.fn(ledger_url, planned_ids(open_ledger(ledger_url)), broken)
+    result = render_messages.fn(ledger_url, planned_ids(open_ledger(ledger_url)), RenderSetup(broken))
     rejected_by_email = [d for d in decisions if d["decision"] == "reject" and d["channel"] == "email"]
     assert result["failed"] == len(rejected_by_email) > 0
     row = statuses(ledger_url)[rejected_by_email[0]["candidate_id"]]
@@ -113,6 +140,21 @@ def test_preview_shows_the_message_as_json_and_refuses_crossed_kinds(tmp_path):
     assert crossed.exit_code == 2 and "offer" in crossed.stderr
     unknown = runner.invoke(app, ["preview", "--candidate", "C-nobody", "--kind", "offer"], env=env)
     assert unknown.exit_code == 2 and "C-nobody" in unknown.stderr
+    spoken = runner.invoke(app, ["preview", "--candidate", offer["candidate_id"], "--kind", "offer",
+                                 "--channel", "voicemail"], env=env)  # fmt: skip
+    assert spoken.exit_code == 0 and "Call sheet phone: +" in spoken.stdout and shown["script"] in spoken.stdout
+
+
+def test_preview_of_keep_in_touch_mail_takes_the_unsubscribe_url_from_the_settings(tmp_path):
+    url = f"sqlite:///{tmp_path / 'data' / 'followup.db'}"
+    rejected = next(d for d in import_sample(url, tmp_path) if d["decision"] == "reject")
+    env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data")}
+    args = ["preview", "--candidate", rejected["candidate_id"], "--kind", "keep_in_touch", "--channel", "email"]
+    refused = runner.invoke(app, args, env=env)
+    assert refused.exit_code == 1 and "FOLLOWUP_UNSUBSCRIBE_URL" in refused.stderr
+    shown = runner.invoke(app, args, env={**env, "FOLLOWUP_UNSUBSCRIBE_URL": "https://jobs.example.com/unsubscribe"})
+    assert shown.exit_code == 0, shown.stderr
+    assert "List-Unsubscribe: <https://jobs.example.com/unsubscribe/" in shown.stdout
 
 
 def test_templates_check_passes_ours_and_reports_a_template_reaching_python_internals(tmp_path):

@@ -268,6 +268,16 @@ def test_keep_in_touch_without_an_unsubscribe_url_is_refused():
     with pytest.raises(RenderError) as caught:
         Renderer(company_defaults=DEFAULTS).render("keep_in_touch", "email", context(REJECT_ROW))
     assert caught.value.variable == "unsubscribe_url"
+    assert "FOLLOWUP_UNSUBSCRIBE_URL" in str(caught.value)  # what to set, not only what is missing
+
+
+def test_a_voicemail_with_no_call_back_number_names_the_setting_not_a_template_line():
+    row = {**OFFER_ROW, "recruiter_phone": None}
+    with pytest.raises(RenderError) as caught:
+        Renderer(company_defaults={"office": DEFAULTS["office"]}).render("offer", "voicemail", context(row))
+    assert caught.value.variable == "recruiter_phone" and "FOLLOWUP_PHONE" in str(caught.value)
+    script = Renderer(company_defaults=DEFAULTS).render("offer", "voicemail", context(row)).script
+    assert "212" in script and "555" in script and "0100" in script  # the company's number instead
 
 
 def test_voicemail_row_for_the_call_sheet(renderer):

@@ -45,9 +45,11 @@ def preview(
     as_json: Annotated[bool, typer.Option("--json", help="Print only the message as JSON on stdout.")] = False,
 ) -> None:
     """Show exactly what a candidate would receive, without sending or storing anything."""
-    from followup.rendering import KINDS, CHANNELS, RenderError, Renderer, assign_variant, candidate_context
+    from followup.render_stage import RenderSetup, renderer_for
+    from followup.rendering import KINDS, CHANNELS, RenderError, assign_variant, candidate_context
     from followup.store import open_ledger
     from followup.store.candidates import candidate_with_decision
+    from followup.store.planning import message_key
 
     if kind not in KINDS:
         refuse(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
@@ -65,11 +67,14 @@ def preview(
             f"{candidate} has the decision {decision.get('decision') or 'none'!r}; "
             f"the messages for it are: {', '.join(expected) or 'none until a decision is imported'}"
         )
-    renderer = Renderer(templates)
+    renderer = renderer_for(RenderSetup.of(settings, templates))
     variant = assign_variant(campaign, candidate, renderer.variants(kind))
-    context = candidate_context(person, decision, now=moment, step=step)
+    chosen = channel or person["channel"]
+    # The key the campaign would give this message: its unsubscribe link is the real one.
+    key = message_key(campaign, candidate, kind, step, chosen)
+    context = candidate_context(person, decision, now=moment, step=step, message_key=key)
     try:
-        message = renderer.render(kind, channel or person["channel"], context, variant=variant)
+        message = renderer.render(kind, chosen, context, variant=variant)
     except RenderError as exc:
         err.print(f"[red]Cannot render:[/red] {exc}")
         raise typer.Exit(EXIT_FAILURE) from None
@@ -83,6 +88,11 @@ def preview(
         out.print(f"Subject: {message.subject}")
     for name, value in message.headers.items():
         out.print(f"{name}: {value}")
+    if message.call_sheet_row:
+        # What the recruiter's call sheet will say, besides the script itself.
+        for name, value in message.call_sheet_row.items():
+            if name != "script":
+                out.print(f"Call sheet {name.replace('_', ' ')}: {value}", markup=False)
     out.print()
     out.print(message.script if message.script is not None else message.text, markup=False)
     for item in message.attachments:

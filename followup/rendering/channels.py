@@ -205,12 +205,22 @@ class Renderer:
         region = ctx.get("country") or defaults.get("country")
         callback = ctx.get("recruiter_phone") or defaults.get("phone")
         ctx["callback_phone"] = _readable_phone(callback, region) if callback else None
+        if channel == "voicemail" and ctx["callback_phone"] is None:
+            # Checked before the script renders, so the error names the missing setting rather
+            # than the template line that would print nothing.
+            raise RenderError(
+                "a voicemail ends with a call-back number: recruiter_phone is empty and no company "
+                "phone is configured (FOLLOWUP_PHONE)",
+                template=template,
+                variable="recruiter_phone",
+            )
         ctx["variant"] = variant
         ctx["unsubscribe_url"] = None
         if kind in UNSUBSCRIBABLE_KINDS and CHANNELS[channel].is_mail:
             if not self.unsubscribe_base_url:
                 raise RenderError(
-                    "keep-in-touch mail must carry an unsubscribe link, and no unsubscribe base URL is configured",
+                    "keep-in-touch mail must carry an unsubscribe link, and no unsubscribe base URL is configured "
+                    "(FOLLOWUP_UNSUBSCRIBE_URL)",
                     template=template,
                     variable="unsubscribe_url",
                 )
@@ -227,7 +237,7 @@ class Renderer:
             ctx["meeting_place"] = ctx.get("meeting_location") or defaults.get("office")
             if ctx["meeting_place"] is None:
                 raise RenderError(
-                    "no meeting place: meeting_location is empty and no company office is configured",
+                    "no meeting place: meeting_location is empty and no company office is configured (FOLLOWUP_OFFICE)",
                     template=template,
                     variable="meeting_location",
                 )
@@ -313,12 +323,6 @@ class Renderer:
             raise RenderError(
                 f"the voicemail script has {words} words, more than the {spec.max_words} that fit in 30 seconds",
                 template=main,
-            )
-        if ctx["callback_phone"] is None:
-            raise RenderError(
-                "a voicemail ends with a call-back number: recruiter_phone is empty and no company phone is configured",
-                template=main,
-                variable="recruiter_phone",
             )
         region = ctx.get("country") or self.defaults.get("country")
         phone = _e164(ctx["phone"], region) if ctx.get("phone") else None
