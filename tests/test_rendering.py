@@ -317,6 +317,14 @@ def test_english_text_for_a_german_reader_uses_german_conventions_and_english_wo
     assert '<html lang="en-DE">' in message.html
 
 
+def test_a_reader_whose_region_english_lacks_still_gets_their_money_format(renderer):
+    row = {**OFFER_ROW, "locale": "pt-BR", "currency": "BRL", "salary_min": 386000, "salary_max": 520000,
+           "timezone": "America/Sao_Paulo", "country": "BR"}  # fmt: skip
+    message = renderer.render("offer", "email", context(row))
+    assert "R$\u00a0386.000 to R$\u00a0520.000" in message.text  # Brazil's separators, not "R$386,000"
+    assert "April 15, 2024" in message.text  # English words in English text
+
+
 def test_a_locale_file_wins_for_that_locale_only(tmp_path):
     (tmp_path / "offer").mkdir()
     (tmp_path / "offer" / "email.subject.de.j2").write_text(

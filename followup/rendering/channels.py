@@ -184,12 +184,23 @@ class Renderer:
         return {part: found.name for part, found in self._templates(kind, variant, channel, locale).items()}
 
     def complete(
-        self, kind: str, channel: str, context: Mapping[str, Any], *, variant: str, template: str, locale: str
+        self,
+        kind: str,
+        channel: str,
+        context: Mapping[str, Any],
+        *,
+        variant: str,
+        template: str,
+        locale: str,
+        reader_locale: str,
     ) -> dict:
         """The context a template sees: the candidate's, plus company defaults and what this
-        kind and channel need (layouts, call-back number, unsubscribe link, meeting slot)."""
+        kind and channel need (layouts, call-back number, unsubscribe link, meeting slot).
+        `locale` is the one the text is written in; `reader_locale` the candidate's own, which
+        money follows: digits and separators carry no words, so a reader in Brazil gets
+        "R$ 386.000" in an English letter (English has no Brazilian form to fall back on)."""
         # The globals go into the context once per message, so its parts can render shared.
-        ctx = {**self._globals, **context, "locale": locale}
+        ctx = {**self._globals, **context, "locale": locale, "number_locale": reader_locale}
         defaults = self.defaults
         if ctx.get("company") is None:
             ctx["company"] = defaults.get("company")
@@ -264,7 +275,9 @@ class Renderer:
         parts = self._templates(kind, variant, channel, locale)
         first = parts[spec.parts[0]]
         main = first.name
-        ctx = self.complete(kind, channel, context, variant=variant, template=main, locale=first.locale)
+        ctx = self.complete(
+            kind, channel, context, variant=variant, template=main, locale=first.locale, reader_locale=locale
+        )
         try:
             out = self._run(parts, ctx)
         except Exception as exc:

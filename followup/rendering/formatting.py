@@ -107,7 +107,7 @@ def _local(value: date | datetime, zone: str) -> date | datetime:
 
 @pass_context
 def money(ctx: Context, amount: float | int, currency: str | None = None) -> str:
-    return _money(amount, currency, ctx["locale"])
+    return _money(amount, currency, ctx["number_locale"])
 
 
 @pass_context
