@@ -251,6 +251,28 @@ def test_default_slot_is_next_business_day_at_eleven_local(renderer):
     assert start.tzinfo.key == "Asia/Tokyo"
 
 
+def test_default_slot_and_call_time_skip_public_holidays():
+    def meeting(company_country: str) -> datetime:
+        row = {**OFFER_ROW, "timezone": "America/New_York", "meeting_at": None}
+        ctx = candidate_context(row, row, now=datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc), message_key="k")
+        renderer = Renderer(company_defaults={**DEFAULTS, "country": company_country})
+        invite = renderer.render("in_person_invite", "in_person", ctx).attachments[0]
+        return Calendar.from_ical(invite.content).walk("VEVENT")[0].decoded("dtstart")
+
+    # The day after Wednesday 25 November 2026 is Thanksgiving: a US office is closed.
+    assert meeting("US") == datetime(2026, 11, 27, 11, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert meeting("DE") == datetime(2026, 11, 26, 11, 0, tzinfo=ZoneInfo("America/New_York"))
+
+    def call(candidate_country: str) -> str:
+        row = {**OFFER_ROW, "country": candidate_country, "timezone": "Europe/Berlin"}
+        ctx = candidate_context(row, row, now=datetime(2026, 4, 2, 16, 0, tzinfo=timezone.utc), message_key="k")
+        return Renderer(company_defaults=DEFAULTS).render("offer", "voicemail", ctx).call_sheet_row["local_time_to_call"]
+
+    # Thursday 2 April 2026, after hours in Berlin; Good Friday and Easter Monday are German holidays.
+    assert call("DE") == "2026-04-07 10:00 CEST"
+    assert call("US") == "2026-04-03 10:00 CEST"
+
+
 def test_keep_in_touch_mail_carries_one_click_unsubscribe(renderer):
     for channel in ("email", "in_person"):
         message = renderer.render("keep_in_touch", channel, context(REJECT_ROW, key="spring:c-2002:kit:0"))

@@ -244,7 +244,9 @@ class Renderer:
             ctx["unsubscribe_url"] = f"{self.unsubscribe_base_url}/{unsubscribe_token(ctx['message_key'])}"
         ctx["meeting_start"] = ctx["meeting_place"] = None
         if kind in MEETING_KINDS or channel == "in_person":
-            ctx["meeting_start"] = ics.meeting_start(ctx.get("meeting_at"), ctx["now"], zone)
+            # The office's country closes it on its holidays; without one, the candidate's.
+            office_country = defaults.get("country") or ctx.get("country")
+            ctx["meeting_start"] = ics.meeting_start(ctx.get("meeting_at"), ctx["now"], zone, office_country)
             ctx["meeting_place"] = ctx.get("meeting_location") or defaults.get("office")
             if ctx["meeting_place"] is None:
                 raise RenderError(
@@ -348,7 +350,7 @@ class Renderer:
         row = {
             "name": _one_line(ctx.get("full_name") or ""),
             "phone": phone,
-            "local_time_to_call": ics.call_time(ctx["now"], get_zone(ctx["timezone"])).strftime(
+            "local_time_to_call": ics.call_time(ctx["now"], get_zone(ctx["timezone"]), region).strftime(
                 "%Y-%m-%d %H:%M %Z"
             ),
             "script": script,

@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import holidays
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
 from .message import Attachment
@@ -17,29 +18,51 @@ DEFAULT_CALL_TIME = time(10, 0)
 PRODID = "-//candidate-followup//followup//EN"
 
 
-def next_business_day(day: date) -> date:
+@lru_cache(maxsize=64)
+def _public_holidays(country: str | None) -> holidays.HolidayBase | None:
+    """The national public holidays of `country` (ISO 3166 alpha-2), or None when it is unset or
+    one the `holidays` package does not know: then only weekends are days off."""
+    if not country:
+        return None
+    try:
+        return holidays.country_holidays(country.upper())
+    except NotImplementedError:
+        return None
+
+
+def is_business_day(day: date, country: str | None = None) -> bool:
+    if day.weekday() >= 5:
+        return False
+    days_off = _public_holidays(country)
+    return days_off is None or day not in days_off
+
+
+def next_business_day(day: date, country: str | None = None) -> date:
+    """The first working day after `day`: not a weekend, nor a public holiday in `country`."""
     day += timedelta(days=1)
-    while day.weekday() >= 5:
+    while not is_business_day(day, country):
         day += timedelta(days=1)
     return day
 
 
-def meeting_start(meeting_at: datetime | None, now: datetime, zone: ZoneInfo) -> datetime:
-    """The agreed slot, or by default the next business day at 11:00 local time."""
+def meeting_start(meeting_at: datetime | None, now: datetime, zone: ZoneInfo, country: str | None = None) -> datetime:
+    """The agreed slot, or by default the next business day at 11:00 local time (`country`:
+    where the meeting is, whose public holidays the office is closed on)."""
     if meeting_at is not None:
         return meeting_at.astimezone(zone)
-    day = next_business_day(now.astimezone(zone).date())
+    day = next_business_day(now.astimezone(zone).date(), country)
     return datetime.combine(day, DEFAULT_MEETING_TIME, tzinfo=zone)
 
 
-def call_time(now: datetime, zone: ZoneInfo) -> datetime:
+def call_time(now: datetime, zone: ZoneInfo, country: str | None = None) -> datetime:
     """When the recruiter should ring: now if it is business hours where the candidate is,
-    otherwise the next business morning."""
+    otherwise the next business morning (`country`: the candidate's, for its public holidays)."""
     local = now.astimezone(zone)
     start, end = CALL_HOURS
-    if local.weekday() < 5 and start <= local.time() < end:
+    today = is_business_day(local.date(), country)
+    if today and start <= local.time() < end:
         return local.replace(second=0, microsecond=0)
-    day = local.date() if local.weekday() < 5 and local.time() < start else next_business_day(local.date())
+    day = local.date() if today and local.time() < start else next_business_day(local.date(), country)
     return datetime.combine(day, DEFAULT_CALL_TIME, tzinfo=zone)
 
 
