@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Batch, Candidate, Decision
+from followup.models import Batch, Candidate, Decision, Message
 
 
 def candidate_with_decision(engine: Engine, candidate_id: str) -> tuple[dict, dict] | None:
@@ -22,3 +22,13 @@ def candidate_with_decision(engine: Engine, candidate_id: str) -> tuple[dict, di
             .limit(1)
         ).first()
     return dict(candidate._mapping), (dict(decision._mapping) if decision else {})
+
+
+def email_for_message(engine: Engine, message_key: str) -> str | None:
+    """The address of the candidate a message was written to, or None for an unknown key."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(Candidate.email)
+            .join(Message, Message.candidate_id == Candidate.candidate_id)
+            .where(Message.message_key == message_key)
+        ).scalar_one_or_none()

@@ -1,9 +1,11 @@
-"""The user's own suppression list (FOLLOWUP_SUPPRESSION_FILE): addresses never to write to.
+"""Recording addresses never to write to again: the user's own list and unsubscribe links.
 
 Bounces, unsubscribes and spam reports arrive as events; a recruiting team also keeps its own
-do-not-contact list. That file is read before every send stage, so an address added to it
-stops the very next claim. One address per line, or a CSV whose column named email (or the
-first column) holds them; blank lines and lines starting with # are skipped.
+do-not-contact list (FOLLOWUP_SUPPRESSION_FILE). That file is read before every send stage, so
+an address added to it stops the very next claim. One address per line, or a CSV whose column
+named email (or the first column) holds them; blank lines and lines starting with # are skipped.
+A candidate who follows the unsubscribe link of a keep-in-touch email is recorded one address
+at a time (suppress_address), which stops the next claim the same way.
 """
 
 from __future__ import annotations
@@ -48,3 +50,24 @@ def sync_list(engine: Engine, path: Path) -> int:
             conn.execute(table.insert(), [{"email": a, "reason": REASON, "source": path.name, "created_at": now} for a in chunk])
             added += len(chunk)
     return added
+
+
+def suppress_address(engine: Engine, email: str, reason: str, source: str) -> bool:
+    """Record `email` as suppressed; True when it is new, False when it already was.
+
+    The address is stored as given (a local part may be case-sensitive); an existing row under
+    its lower-cased spelling, as SendGrid reports addresses, counts as already suppressed, since
+    the send stage looks up both spellings.
+    """
+    table = Suppression.__table__
+    try:
+        with engine.begin() as conn:
+            spellings = sorted({email, email.lower()})
+            if conn.execute(sa.select(table.c.email).where(table.c.email.in_(spellings)).limit(1)).first():
+                return False
+            conn.execute(
+                table.insert().values(email=email, reason=reason, source=source, created_at=datetime.now(timezone.utc))
+            )
+    except sa.exc.IntegrityError:  # a concurrent request (a mail client and the person) recorded it first
+        return False
+    return True

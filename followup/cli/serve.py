@@ -1,0 +1,56 @@
+"""`followup serve`: the public web server that answers the unsubscribe links of keep-in-touch mail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from followup.cli.common import EXIT_FAILURE, app, err, out, settings_or_refuse
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; keep it local behind a reverse proxy, 0.0.0.0 for all.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")] = 8025,
+) -> None:
+    """Answer the unsubscribe links of keep-in-touch mail (the only links it answers today).
+
+    Every keep-in-touch email carries the link FOLLOWUP_UNSUBSCRIBE_URL/<token>, also as a
+    one-click List-Unsubscribe header (RFC 8058). FOLLOWUP_UNSUBSCRIBE_URL must be the public
+    URL that reaches /unsubscribe on this server, e.g. https://jobs.example.com/unsubscribe on a
+    reverse proxy (TLS) that forwards to http://127.0.0.1:8025/unsubscribe.
+
+    Opening a link shows a page with an Unsubscribe button and changes nothing (mail scanners
+    open links too); the button, or a mail client's one-click POST, records the candidate's
+    address as suppressed in the same ledger the senders use (FOLLOWUP_DATABASE_URL), so no
+    further mail goes to it. GET /health answers "ok" while the ledger answers.
+
+    Prints the address it listens on once it accepts requests; stop it with Ctrl-C.
+    """
+    from followup.store import open_ledger
+    from followup.web import CannotListen
+    from followup.web import serve as serve_blocking
+
+    settings = settings_or_refuse()
+    engine = open_ledger(settings.ledger_url)
+
+    def ready(url: str) -> None:
+        # markup off: an IPv6 address in brackets is not a style tag
+        out.print(f"Answering unsubscribe links at {url}/unsubscribe/<token> (Ctrl-C stops)", markup=False)
+        if settings.unsubscribe_url:
+            err.print(f"Mail links point at {settings.unsubscribe_url}/<token>: that URL must reach this server.",
+                      markup=False)  # fmt: skip
+        else:
+            err.print("[yellow]FOLLOWUP_UNSUBSCRIBE_URL is not set:[/yellow] keep-in-touch mail is not written "
+                      "without it, so no link points here yet.")  # fmt: skip
+
+    try:
+        serve_blocking(engine, host, port, on_ready=ready)
+    except CannotListen as exc:
+        err.print(f"[red]Failed:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILURE) from None
+    err.print("Stopped.")

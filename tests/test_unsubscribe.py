@@ -1,0 +1,196 @@
+"""The unsubscribe link of keep-in-touch mail, answered by `followup serve`: GET asks, POST records,
+and the next send stage suppresses every message to that address."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from followup.cli import app
+from followup.models import Batch, Candidate, Decision, Message, Suppression
+from followup.rendering import Renderer, candidate_context, unsubscribe_token
+from followup.store import open_ledger, sending
+from followup.store.planning import message_key
+from followup.web import serving
+
+BUSINESS_NOW = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+# Mixed case on purpose: the address is recorded as the candidate typed it, and still matched.
+EMAIL = "Tom.Novak@Example.co.uk"
+ONE_CLICK = b"List-Unsubscribe=One-Click"
+
+# No proxy: an *_proxy variable in the environment would otherwise route 127.0.0.1 through it.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def fetch(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, dict, str]:
+    """(status, headers, text) of one request, errors included."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with _OPENER.open(request, timeout=10) as answer:
+            return answer.status, dict(answer.headers), answer.read().decode("utf-8")
+    except urllib.error.HTTPError as answer:
+        with answer:
+            return answer.code, dict(answer.headers), answer.read().decode("utf-8")
+
+
+def seed_keep_in_touch(engine, unsubscribe_base_url: str) -> tuple[str, str]:
+    """A candidate, their decision and a rendered keep-in-touch email, as the render stage stores
+    it; returns (message key, the unsubscribe URL from its List-Unsubscribe header)."""
+    candidate = {"candidate_id": "c-2002", "email": EMAIL, "first_name": "Tom", "last_name": "Novak",
+                 "channel": "email", "first_batch_id": "b1", "last_batch_id": "b1"}  # fmt: skip
+    decision = {"candidate_id": "c-2002", "batch_id": "b1", "source_line": 2, "role": "Product Designer",
+                "decision": "reject", "company": "Northwind Analytics", "recruiter_name": "Mara Vogel",
+                "recruiter_email": "mara.vogel@northwind.example"}  # fmt: skip
+    key = message_key("spring", "c-2002", "keep_in_touch", 0, "email")
+    renderer = Renderer(None, company_defaults={"phone": "+44 20 7946 0000"}, unsubscribe_base_url=unsubscribe_base_url)
+    mail = renderer.render(
+        "keep_in_touch", "email", candidate_context(candidate, decision, now=BUSINESS_NOW, message_key=key)
+    )
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Batch).values(id="b1", source_name="round.csv", file_sha256="0" * 64, status="imported"))
+        conn.execute(sa.insert(Candidate).values(**candidate))
+        decision_id = conn.execute(sa.insert(Decision).values(**decision).returning(Decision.id)).scalar_one()
+        conn.execute(sa.insert(Message).values(
+            message_key=key, campaign="spring", candidate_id="c-2002", decision_id=decision_id,
+            kind="keep_in_touch", step=0, channel="email", status="rendered", subject=mail.subject,
+            text_body=mail.text, html_body=mail.html, headers=mail.headers,
+            scheduled_for=BUSINESS_NOW - timedelta(hours=1),
+        ))  # fmt: skip
+    return key, mail.headers["List-Unsubscribe"].strip("<>")
+
+
+def suppressions(engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(sa.select(Suppression.__table__))]
+
+
+def message_row(engine, key: str) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(Message.__table__).where(Message.message_key == key)).one()._mapping)
+
+
+def test_the_link_in_the_mail_asks_on_get_and_unsubscribes_on_one_click_post(ledger_url, caplog):
+    caplog.set_level(logging.INFO, logger="followup")
+    engine = open_ledger(ledger_url)
+    with serving(engine) as url:
+        key, link = seed_keep_in_touch(engine, url + "/unsubscribe")
+
+        status, headers, page = fetch(link)  # what a mail scanner or a person opening the link does
+        assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+        assert '<form method="post">' in page and "T***@E***" in page
+        assert EMAIL not in page and EMAIL.lower() not in page
+        assert suppressions(engine) == []
+
+        status, _, page = fetch(link, "POST", ONE_CLICK)  # a mail client's RFC 8058 one-click
+        assert status == 200 and "You are unsubscribed" in page
+        recorded = suppressions(engine)
+        assert [(r["email"], r["reason"], r["source"]) for r in recorded] == [(EMAIL, "unsubscribe", f"one-click:{key}")]
+
+        status, _, page = fetch(link, "POST", ONE_CLICK)  # again: harmless, nothing added
+        assert status == 200 and "You are unsubscribed" in page
+        assert suppressions(engine) == recorded
+
+    # The next send stage: the due keep-in-touch email becomes `suppressed`, so it is never claimed.
+    assert sending.suppress_due(engine, BUSINESS_NOW) == 1
+    row = message_row(engine, key)
+    assert (row["status"], row["last_error"]) == ("suppressed", "suppressed: unsubscribe")
+    assert sending.claim(engine, sending.Owner.current(), 10, business_now=BUSINESS_NOW,
+                         real_now=datetime.now(timezone.utc)) == []  # fmt: skip
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "unsubscribed T***@E***" in logged and EMAIL not in logged and EMAIL.lower() not in logged
+
+
+def test_the_pages_button_unsubscribes_too_and_an_earlier_sendgrid_suppression_counts(ledger_url):
+    engine = open_ledger(ledger_url)
+    with serving(engine) as url:
+        key, link = seed_keep_in_touch(engine, url + "/unsubscribe")
+        status, _, _ = fetch(link, "POST", b"")  # the page's form has no fields
+        assert status == 200
+        assert [(r["email"], r["source"]) for r in suppressions(engine)] == [(EMAIL, f"page:{key}")]
+
+        with engine.begin() as conn:
+            conn.execute(sa.delete(Suppression))
+            conn.execute(sa.insert(Suppression).values(email=EMAIL.lower(), reason="spamreport"))
+        assert fetch(link, "POST", ONE_CLICK)[0] == 200
+        assert [(r["email"], r["reason"]) for r in suppressions(engine)] == [(EMAIL.lower(), "spamreport")]
+
+
+def test_a_mangled_or_unknown_link_is_a_plain_404_and_records_nothing(ledger_url):
+    engine = open_ledger(ledger_url)
+    with serving(engine) as url:
+        key, link = seed_keep_in_touch(engine, url + "/unsubscribe")
+        token = link.rsplit("/", 1)[1]
+        for bad in (
+            token[: len(token) // 2],  # cut short by a mail client's line wrap
+            token + "%3E",  # the closing > of the header pasted along
+            "_w",  # decodes, but not to UTF-8
+            "!!!",
+            unsubscribe_token("0" * 64),  # well-formed, for a message that does not exist
+        ):
+            for method, body in (("GET", None), ("POST", ONE_CLICK)):
+                status, headers, page = fetch(f"{url}/unsubscribe/{bad}", method, body)
+                assert status == 404, (bad, method)
+                assert headers["Content-Type"] == "text/html; charset=utf-8" and "not valid" in page
+                assert "Traceback" not in page
+        assert suppressions(engine) == []
+        assert message_row(engine, key)["status"] == "rendered"
+
+
+def test_the_server_answers_nothing_else(ledger_url):
+    engine = open_ledger(ledger_url)
+    with serving(engine) as url:
+        _, link = seed_keep_in_touch(engine, url + "/unsubscribe")
+        assert fetch(url + "/health")[::2] == (200, "ok\n")
+        assert fetch(url + "/")[0] == 404
+        assert fetch(url + "/unsubscribe")[0] == 404
+        assert fetch(url + "/admin/unsubscribe/x")[0] == 404
+        status, headers, _ = fetch(link, "PUT", ONE_CLICK)
+        assert (status, headers["Allow"]) == (405, "GET, HEAD, POST")
+        assert fetch(link, "DELETE")[0] == 405
+        assert fetch(url + "/health", "POST", b"")[0] == 405
+        assert fetch(link, "POST", ONE_CLICK + b"&" + b"x" * 10_000)[0] == 413
+        assert suppressions(engine) == []
+
+
+def test_serve_help_says_which_url_must_reach_it():
+    result = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for needed in ("unsubscribe", "keep-in-touch", "FOLLOWUP_UNSUBSCRIBE_URL", "https://jobs.example.com/unsubscribe",
+                   "FOLLOWUP_DATABASE_URL", "--host", "--port"):  # fmt: skip
+        assert needed in result.stdout, needed
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+def test_followup_serve_runs_until_ctrl_c_and_stops_without_a_traceback(tmp_path):
+    env = {**os.environ, "FOLLOWUP_DATA_DIR": str(tmp_path / "data"),
+           "FOLLOWUP_UNSUBSCRIBE_URL": "https://jobs.example.com/unsubscribe"}  # fmt: skip
+    env.pop("FOLLOWUP_DATABASE_URL", None)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "followup.cli", "serve", "--port", "0"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        ready = child.stdout.readline()
+        assert ready.startswith("Answering unsubscribe links at http://127.0.0.1:"), ready + child.stderr.read()
+        base = ready.split(" at ", 1)[1].split("/unsubscribe/", 1)[0]
+        assert fetch(base + "/health")[::2] == (200, "ok\n")
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 0, stderr
+    assert "Traceback" not in stderr and "Stopped." in stderr
+    assert "https://jobs.example.com/unsubscribe/<token>" in stderr
