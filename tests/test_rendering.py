@@ -378,6 +378,15 @@ def test_company_voice_through_inheritance(tmp_path):
     assert "Beep boop" not in other.text and "Beep boop" not in acme.html
 
 
+def test_a_company_with_its_own_signature_in_the_built_in_templates(renderer):
+    kestrel = {**OFFER_ROW, "company": "Kestrel Robotics"}
+    message = renderer.render("offer", "email", context(kestrel))
+    assert "Talent team, Kestrel Robotics" in message.text and "Talent team, Kestrel Robotics" in message.html
+    assert message.text.rstrip().endswith("we build the robots that inspect bridges, turbines and pipelines.")
+    house = renderer.render("offer", "email", context(OFFER_ROW))  # Northwind Analytics: the house signature
+    assert "Talent team" not in house.text and "Northwind Analytics\n" in house.text
+
+
 def test_company_defaults_fill_empty_fields():
     renderer = Renderer(company_defaults={**DEFAULTS, "company": "Default Co", "timezone": "Europe/Paris"})
     row = {**OFFER_ROW, "company": None, "timezone": None}
