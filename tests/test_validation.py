@@ -104,6 +104,9 @@ CASES = [
                    "meeting_at": "11/20/2026 2:30 PM"}, None, None),
     ("DATE-BAD", {"decided_at": "31/02/2026"}, "decided_at", "Decision Date '31/02/2026' is not a date"),
     ("DATE-WORDS", {"meeting_at": "next Tuesday"}, "meeting_at", "meeting_at 'next Tuesday' is not a date"),
+    # An ATS's "no end date" and an empty date exported as year 0 are beyond what can be held.
+    ("DATE-FAR", {"start_date": "9999-12-31"}, "start_date", "start_date '9999-12-31' is not a date from 1900"),
+    ("DATE-ZERO", {"decided_at": "0000-01-01"}, "decided_at", "Decision Date '0000-01-01' is not a date"),
     ("DEADLINE", {"decided_at": "2026-11-20 09:00", "offer_deadline": "2026-11-19"}, "offer_deadline;decided_at",
      "offer_deadline '2026-11-19' is not after Decision Date '2026-11-20 09:00'"),
     ("LONG-OK", {"notes": "n" * 4000}, None, None),

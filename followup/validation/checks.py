@@ -9,8 +9,8 @@ import pandas as pd
 
 from followup.importing import FREE_TEXT_COLUMNS, RawBatch
 from followup.validation.derive import (
-    as_shown, canonical_locale, canonical_zone, channel_name, e164, parse_dates, parse_salary, per_unique,
-    rows_where, scan_text, take_rows,
+    FIRST_YEAR, LAST_YEAR, as_shown, canonical_locale, canonical_zone, channel_name, e164, parse_dates,
+    parse_salary, per_unique, rows_where, scan_text, take_rows,
 )  # fmt: skip
 from followup.validation.rules import (
     CANONICAL, COUNTRIES, CURRENCIES, DATE_COLUMNS, EMAIL_PATTERN, LOCALE_PATTERN, MAX_LENGTH, PROBLEMS,
@@ -130,7 +130,7 @@ def prepare(raw: RawBatch, default_country: str | None = None, default_timezone:
     for c in DATE_COLUMNS:
         typed[c], unparsed = parse_dates(col[c], zone_codes, zone_names)
         refuse(f"{c}_unparsed", c, rows_where(unparsed),
-               " is not a date (use 2026-11-20, 2026-11-20 14:30 or 11/20/2026)")  # fmt: skip
+               f" is not a date from {FIRST_YEAR} to {LAST_YEAR} (use 2026-11-20, 2026-11-20 14:30 or 11/20/2026)")  # fmt: skip
     pair("offer_deadline_not_after_decided_at", typed["offer_deadline"] <= typed["decided_at"],
          "offer_deadline", "<=", "decided_at", " is not after ")  # fmt: skip
 

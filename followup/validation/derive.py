@@ -127,6 +127,9 @@ def _scan_chunk(array: pa.LargeStringArray, limit: int, free_text: bool) -> Scan
     return found
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
 def parse_dates(raw: pd.Series, zone_codes: np.ndarray, zone_names: pd.Index) -> tuple[pd.Series, np.ndarray]:
     """UTC timestamps, and the rows whose text is not a date.
 
@@ -149,7 +152,11 @@ def parse_dates(raw: pd.Series, zone_codes: np.ndarray, zone_names: pd.Index) ->
     ampm = parts["ampm"].str.lower()
     twelve = ampm.notna()
     hour = hour.where(~twelve, hour % 12 + np.where(ampm == "pm", 12, 0)).where(~twelve | hour.between(1, 12))
-    fields = {"year": number("y1", "y2", "y3"), "month": number("m1", "m2", "m3"), "day": number("d1", "d2", "d3"),
+    # Years a hiring decision can have. Beyond them pandas cannot hold the instant (9999-12-31, an
+    # ATS's "no end date", overflowed and crashed the import): such a text is "not a date" here.
+    year = number("y1", "y2", "y3")
+    year = year.where(year.between(FIRST_YEAR, LAST_YEAR))
+    fields = {"year": year, "month": number("m1", "m2", "m3"), "day": number("d1", "d2", "d3"),
               "hour": hour, "minute": number("mi").fillna(0), "second": number("ss").fillna(0)}  # fmt: skip
     stamps = pd.to_datetime(pd.DataFrame(fields), errors="coerce").astype("datetime64[ns]")
     stamps += pd.to_timedelta(pd.to_numeric(parts["frac"].str.ljust(9, "0"), errors="coerce").fillna(0), unit="ns")
