@@ -14,6 +14,15 @@ from followup.store.batches import BatchRecord, find_imported, new_batch_id, rec
 from tasks import importing as import_tasks
 
 
+def refuse_unreadable(engine, path: Path, problem: str) -> ImportSummary:
+    """A path that is no readable file: refused and recorded like any refused batch, with no hash
+    (there are no bytes to hash). Plain Python, so the CLI can refuse before Prefect starts."""
+    reason = f"cannot read {path}: {problem}"
+    record = BatchRecord(id=new_batch_id(""), source_name=path.name, file_sha256="")
+    record_refusal(engine, record, reason)
+    return ImportSummary(batch_id=record.id, status="refused", reason=reason)
+
+
 @flow(name="import-batch", validate_parameters=False)
 def import_batch(
     path: Path | str,
@@ -29,8 +38,7 @@ def import_batch(
     try:
         sha = importing.file_sha256(path)
     except OSError as exc:
-        # Nothing readable means no hash to file a refusal under; the caller reports it.
-        return ImportSummary(batch_id="", status="refused", reason=f"cannot read {path}: {exc.strerror or exc}")
+        return refuse_unreadable(engine, path, exc.strerror or str(exc))
     known = find_imported(engine, sha)
     if known is not None:
         log.info("batch %s was already imported from identical bytes; nothing to add", known.id)
@@ -41,6 +49,8 @@ def import_batch(
     try:
         mapping = importing.load_mapping(Path(mapping_file)) if mapping_file else None
         raw = import_tasks.read_batch(path, mapping)
+        if isinstance(raw, importing.ImportRefused):
+            raise raw
     except importing.ImportRefused as exc:
         record_refusal(engine, record, str(exc))
         return ImportSummary(batch_id=batch_id, status="refused", reason=str(exc))

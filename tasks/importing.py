@@ -17,8 +17,13 @@ from followup.store.batches import BatchRecord, StoreStats, store_batch
 
 
 @task(name="read-batch", cache_policy=NO_CACHE)
-def read_batch(path: Path, mapping: dict[str, str] | None) -> importing.RawBatch:
-    return importing.read_batch(path, mapping)
+def read_batch(path: Path, mapping: dict[str, str] | None) -> importing.RawBatch | importing.ImportRefused:
+    """The batch, or the refusal as a value: a refused file is an answer, not a failed task, and a
+    raised one would have Prefect log it with a traceback on the user's terminal."""
+    try:
+        return importing.read_batch(path, mapping)
+    except importing.ImportRefused as refusal:
+        return refusal
 
 
 @task(name="validate-batch", cache_policy=NO_CACHE)

@@ -137,6 +137,12 @@ def test_an_unreadable_file_is_refused_with_exit_code_2(tmp_path):
     assert "xlsx" in result.stderr.lower()
     missing = invoke(["import", str(tmp_path / "nope.csv")], tmp_path)
     assert missing.exit_code == 2 and "nope.csv" in missing.stderr
+    # A script gets its JSON for a path that is no file too, and the ledger keeps the refusal.
+    for path, problem in ((tmp_path / "nope.csv", "no such file"), (tmp_path, "directory")):
+        result = invoke(["import", str(path), "--json"], tmp_path)
+        summary = json.loads(result.stdout)
+        assert result.exit_code == 2 and summary["status"] == "refused" and problem in summary["reason"]
+    assert count(f"sqlite:///{tmp_path / 'data' / 'followup.db'}", "batches") == 4  # the .xls, then three unreadable paths
 
 
 @pytest.mark.usefixtures("prefect_harness")

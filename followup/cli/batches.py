@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -39,9 +40,10 @@ def _print_summary(summary: ImportSummary, title: str) -> None:
     if summary.status == "imported":
         table.add_row("new candidates", str(summary.new_candidates))
         table.add_row("updated candidates", f"{summary.updated_candidates} ({summary.changes} field changes)")
-    table.add_row("quarantine file", summary.quarantine_file or "(none: every row passed)")
-    table.add_row("data docs", summary.data_docs or "(none)")
     out.print(table)
+    # Paths on lines of their own, never cut to the table's width: a recruiter copies them.
+    out.print(f"Quarantine file: {summary.quarantine_file or '(none: every row passed)'}", markup=False)
+    out.print(f"Data docs: {summary.data_docs or '(none)'}", markup=False)
 
 
 def _finish(summary: ImportSummary, as_json: bool, title: str) -> None:
@@ -60,9 +62,6 @@ def import_command(
         Path,
         typer.Argument(
             help="The batch: a CSV (any common encoding and delimiter) or XLSX export from your ATS.",
-            exists=True,
-            dir_okay=False,
-            readable=True,
         ),
     ],
     mapping: Annotated[
@@ -83,7 +82,24 @@ def import_command(
     but the record of the refusal), 1 failure.
     """
     settings = settings_or_refuse()
+    problem = _not_a_readable_file(file)
+    if problem:
+        # At once, before Prefect starts, and still as a refusal a script can read (--json).
+        from flows.import_batch import refuse_unreadable
+        from followup.store import open_ledger
+
+        _finish(refuse_unreadable(open_ledger(settings.ledger_url), file, problem), as_json, "")
     _finish(_run_import(file, mapping, settings), as_json, f"Imported {file.name}")
+
+
+def _not_a_readable_file(path: Path) -> str | None:
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "it is a directory, not a file"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return None
 
 
 @app.command()

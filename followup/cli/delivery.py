@@ -129,6 +129,8 @@ def _print_campaign(summary: CampaignSummary, as_json: bool) -> None:
               f"{' (dry run: nothing sent, nothing stored)' if summary.status == 'dry_run' else ''}")  # fmt: skip
     out.print(f"batch {batch.batch_id}: {batch.rows} rows, {batch.valid} valid, {batch.quarantined} quarantined"
               + (f" ({batch.quarantine_file})" if batch.quarantine_file else ""))  # fmt: skip
+    if batch.data_docs:
+        out.print(f"data docs: {batch.data_docs}", markup=False)
     out.print(f"messages: {summary.planned} planned now, {summary.already_planned} from earlier runs; "
               f"{summary.rendered} rendered, {summary.render_failed} could not be rendered")  # fmt: skip
     if summary.status == "dry_run":

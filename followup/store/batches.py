@@ -51,8 +51,9 @@ class StoreStats:
 
 
 def new_batch_id(file_sha256: str, now: datetime | None = None) -> str:
+    """The time and the file's hash; a file that could not be read has no hash."""
     now = now or utcnow()
-    return f"{now:%Y%m%dT%H%M%S%f}-{file_sha256[:8]}"
+    return f"{now:%Y%m%dT%H%M%S%f}-{file_sha256[:8] or 'unread'}"
 
 
 def find_imported(engine: Engine, file_sha256: str) -> Batch | None:
