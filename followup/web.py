@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import signal
 import socket
 import sys
 import threading
@@ -283,8 +284,15 @@ def make_server(engine: Engine, host: str = "127.0.0.1", port: int = 0) -> Unsub
 
 
 def serve(engine: Engine, host: str, port: int, on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve until Ctrl-C, then return normally. `on_ready(url)` runs once requests are accepted."""
+    """Serve until Ctrl-C or SIGTERM (how systemd and Docker stop a service), then return
+    normally. `on_ready(url)` runs once requests are accepted."""
     server = make_server(engine, host, port)
+
+    def stop(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
     try:
         if on_ready is not None:
             on_ready(server.url)

@@ -171,8 +171,9 @@ def test_serve_help_says_which_url_must_reach_it():
         assert needed in result.stdout, needed
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
-def test_followup_serve_runs_until_ctrl_c_and_stops_without_a_traceback(tmp_path):
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals to a child process")
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_followup_serve_runs_until_ctrl_c_or_sigterm_and_stops_without_a_traceback(tmp_path, stop):
     env = {**os.environ, "FOLLOWUP_DATA_DIR": str(tmp_path / "data"),
            "FOLLOWUP_UNSUBSCRIBE_URL": "https://jobs.example.com/unsubscribe"}  # fmt: skip
     env.pop("FOLLOWUP_DATABASE_URL", None)
@@ -185,7 +186,7 @@ def test_followup_serve_runs_until_ctrl_c_and_stops_without_a_traceback(tmp_path
         assert ready.startswith("Answering unsubscribe links at http://127.0.0.1:"), ready + child.stderr.read()
         base = ready.split(" at ", 1)[1].split("/unsubscribe/", 1)[0]
         assert fetch(base + "/health")[::2] == (200, "ok\n")
-        child.send_signal(signal.SIGINT)
+        child.send_signal(stop)
         _, stderr = child.communicate(timeout=10)
     finally:
         if child.poll() is None:
