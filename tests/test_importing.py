@@ -303,6 +303,86 @@ def test_formula_like_cells_and_null_words_stay_text(tmp_path):
     assert records(batch, HEADER + ["notes"]) == rows[1:]
 
 
+def _originals(batch: RawBatch) -> dict[str, dict[int, str]]:
+    return {column: dict(zip(rows.tolist(), text.to_pylist())) for column, (rows, text) in batch.originals.items()}
+
+
+def _switched_off(patch, tier: str) -> None:
+    """Make read_batch use the given CSV parser (the faster ones refuse)."""
+    import followup.importing as importing
+
+    def refuse(*args):
+        raise importing.pa.ArrowInvalid("switched off")
+
+    if tier in ("pandas", "csv module"):
+        patch.setattr(importing, "_parse_with_arrow", refuse)
+    if tier == "csv module":
+        patch.setattr(importing, "_parse_with_pandas", lambda *args: None)
+
+
+@pytest.mark.parametrize("tier", ["pyarrow", "pandas", "csv module"])
+def test_the_cells_cleaning_changed_are_kept_as_the_file_had_them(tmp_path, tier):
+    rows = [
+        HEADER + ["recruiter_email", "Source"],
+        ["C1", "José.Pérez@Example.COM", "  Ann ", "Lee", "Dev", "offer", "Priya@acme.io", " web"],
+        ["", "", "", "", "", "", "", ""],  # a blank record: not a frame row
+        ["C2", " bo@Example.com ", "Bo", "Li", "Dev", "reject", "   ", "ref"],
+        ["C3", "Cy.Ma@example.com", "Cy", "Ma", "Dev", "offer", "", "\u00a0x\t"],
+    ]
+    path = write_csv(tmp_path, rows)
+    with pytest.MonkeyPatch.context() as patch:
+        _switched_off(patch, tier)
+        batch = read_batch(path)
+
+    assert batch.frame["email"].tolist() == ["José.Pérez@example.com", "bo@example.com", "Cy.Ma@example.com"]
+    assert _originals(batch) == {
+        # only what changed (the local part's case never changes), by frame row, before any cleaning
+        "email": {0: "José.Pérez@Example.COM", 1: " bo@Example.com "},
+        "first_name": {0: "  Ann "},
+        "recruiter_email": {1: "   "},  # a blank cell became missing
+        "Source": {0: " web", 2: "\u00a0x\t"},
+    }
+    for column, changed in batch.originals.items():
+        assert np.all(np.diff(changed[0]) > 0)  # ascending, as the quarantine looks rows up
+
+
+def test_a_malformed_record_shifts_the_rows_the_originals_name(tmp_path):
+    text = ",".join(HEADER) + "\nC1,a@X.org,Ann,Lee,Dev,offer\nC2,b@x.org,Bo,Li,Dev,offer,too,many\nC3,c@Y.org,Cy,Ma,Dev,offer\n"
+    batch = read_batch(write_text(tmp_path, text))
+
+    assert batch.frame["candidate_id"].tolist() == ["C1", "C3"]
+    assert _originals(batch) == {"email": {0: "a@X.org", 1: "c@Y.org"}}
+
+
+def test_an_xlsx_keeps_the_cells_cleaning_changed(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER)
+    sheet.append(["C1", "ann@Example.COM", " Ann ", "Lee", "Dev", "offer"])
+    sheet.append(["C2", "bo@example.com", "Bo", "Li", "Dev", "offer"])
+    workbook.save(tmp_path / "b.xlsx")
+    batch = read_batch(tmp_path / "b.xlsx")
+
+    assert _originals(batch) == {"email": {0: "ann@Example.COM"}, "first_name": {0: " Ann "}}
+
+
+def test_source_headers_follow_the_files_column_order(tmp_path):
+    rows = [
+        ["Last Name", "Notes", "Referral Source", "Email Address", "Currency", "First Name", "Job", "Candidate ID",
+         "Hiring Decision"],
+        ["Lee", "n", "web", "ann@example.com", "EUR", "Ann", "Dev", "C1", "offer"],
+    ]  # fmt: skip
+    batch = read_batch(write_csv(tmp_path, rows))
+
+    assert list(batch.source_headers.items()) == [
+        ("last_name", "Last Name"), ("notes", "Notes"), ("Referral Source", "Referral Source"),
+        ("email", "Email Address"), ("currency", "Currency"), ("first_name", "First Name"), ("role", "Job"),
+        ("candidate_id", "Candidate ID"), ("decision", "Hiring Decision"),
+    ]  # fmt: skip
+    assert list(batch.frame.columns[: len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)  # the frame stays canonical
+    assert batch.originals == {}
+
+
 def test_email_domains_are_lower_cased_but_not_local_parts(tmp_path):
     rows = [
         HEADER + ["recruiter_email"],
@@ -684,7 +764,8 @@ def _reading(path: Path):
         batch = read_batch(path)
     except ImportRefused as error:
         return error.problem
-    return records(batch), batch.line_numbers.tolist(), batch.malformed.to_dict("list")
+    originals = {column: (rows.tolist(), text.to_pylist()) for column, (rows, text) in batch.originals.items()}
+    return records(batch), batch.line_numbers.tolist(), batch.malformed.to_dict("list"), originals
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

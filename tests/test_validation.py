@@ -7,6 +7,7 @@ company defaults. RawBatch objects are built directly, in the shape importing.py
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from followup import validation
 from followup.csvfiles import neutralise, write_csv
-from followup.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RawBatch
+from followup.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RawBatch, read_batch
 from followup.validation import SUITE_NAME, Validated, gate_reason, validate_batch, write_quarantine
 
 CANONICAL = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
@@ -368,3 +369,60 @@ def test_reasons_quote_values_readably(checked):
     reasons = checked.quarantine["reason"].dropna()
     assert not reasons.str.contains(r"[\x00-\x1f]").any()
     assert all(re.fullmatch(r"[a-z_]+(;[a-z_]+)*", c) for c in checked.quarantine["columns"].dropna() if c)
+
+
+def _quarantined(tmp_path: Path, rows: list[list[str]]) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Import `rows` as a CSV file, validate it, write the quarantine: its header and its rows by line."""
+    source = tmp_path / "ats-export.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    checked = validate_batch(read_batch(source), batch_id="b-orig", docs_dir=None)
+    path = write_quarantine(checked, tmp_path / "q" / "b-orig.csv")
+    with path.open(encoding="utf-8", newline="") as handle:
+        header, *body = list(csv.reader(handle))
+    return header, {line[0]: dict(zip(header, line)) for line in body}
+
+
+def test_the_quarantine_shows_the_cells_as_the_file_had_them_under_its_headers_in_its_order(tmp_path):
+    # An ATS export: its own header names, Notes before Currency, an extra column, cells the reader cleans.
+    headers = ["Email Address", "Last Name", "First Name", "Candidate ID", "Notes", "Currency", "Referral Source",
+               "Job Title", "Hiring Decision"]  # fmt: skip
+    rows = [
+        headers,
+        ["José.Pérez@Example.COM", "Pérez", "José", "C1", "", "EUR", "  LinkedIn ", "Dev", "offer"],
+        ["bo@Example.COM", "Li", "  Bo ", "C2", "call after 5pm", "  B1 ", "web", "Dev", "offer"],
+        ["cy@example.com", "Ma", "Cy", "C3", '=HYPERLINK("http://evil.example","click")', "EUR", "", "Dev", "hired"],
+        ["ok@Example.COM", "Ok", " Ok", "C4", "", "EUR", "", "Dev", "offer"],  # cleaned, but valid
+    ]
+    header, by_line = _quarantined(tmp_path, rows)
+
+    assert header == ["line", "candidate_id", "columns", "reason", *headers]  # the file's names, in its order
+    assert set(by_line) == {"2", "3", "4"}
+    email = by_line["2"]
+    assert email["columns"] == "email"
+    assert email["Email Address"] == "José.Pérez@Example.COM"  # the domain as written, not lower-cased
+    assert "Email Address 'José.Pérez@Example.COM' is not a valid address" in email["reason"]
+    assert email["Referral Source"] == "  LinkedIn "  # an extra column, with its spaces
+    currency = by_line["3"]
+    assert currency["columns"] == "currency"
+    assert (currency["Currency"], currency["First Name"]) == ("  B1 ", "  Bo ")  # untrimmed
+    assert currency["Email Address"] == "bo@Example.COM"  # a cell that did not fail is original too
+    assert [currency[h] for h in headers] == rows[2]  # every cell, in the file's order
+    formula = by_line["4"]
+    assert formula["columns"] == "decision"
+    assert formula["Notes"] == "'" + rows[3][4]  # still defused for the spreadsheet
+
+
+def test_the_candidate_id_column_carries_the_files_cell_when_the_file_calls_it_candidate_id(tmp_path):
+    rows = [
+        ["decision", "candidate_id", "email", "first_name", "last_name", "role"],
+        ["offer", "C1", "a@example.com", "Ann", "Lee", "Dev"],
+        ["offer", " C1 ", "b@Example.com", "Bo", "Li", "Dev"],
+    ]
+    header, by_line = _quarantined(tmp_path, rows)
+
+    assert header == ["line", "candidate_id", "columns", "reason", "decision", "email", "first_name", "last_name",
+                      "role"]  # fmt: skip
+    assert by_line["3"]["candidate_id"] == " C1 " and by_line["2"]["candidate_id"] == "C1"
+    assert by_line["3"]["email"] == "b@Example.com"
+    assert "candidate_id ' C1 ' appears more than once (also on line 2)" in by_line["3"]["reason"]

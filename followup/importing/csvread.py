@@ -106,6 +106,7 @@ class _Collector:
         self.width = width
         self.delimiter = delimiter
         self.parts: list[list[pa.Array]] = [[] for _ in range(width)]
+        self.originals: list[list[tuple[np.ndarray, pa.Array]]] = [[] for _ in range(width)]
         self.spans = [np.zeros(0, dtype=np.int64)]
         self.malformed: dict[int, tuple[str, str]] = {}
         self.last_record: list[str] = []
@@ -120,13 +121,15 @@ class _Collector:
             self.malformed[self.records + row] = found
         self.spans.append(_record_spans(raw))
         self.last_record = [column[count - 1].as_py() or "" for column in raw[: self.width]]
-        for part, column in zip(self.parts, raw):
-            part.extend(_clean(column).chunks)
+        for part, originals, column in zip(self.parts, self.originals, raw):
+            part.extend(_clean(column, self.records, originals).chunks)
         self.records += count
 
     def parsed(self, header: _Header) -> _Parsed:
         columns = [pa.chunked_array(part, pa.large_string()) for part in self.parts]
-        return _Parsed(columns, _starts(header, np.concatenate(self.spans)), self.malformed, self.last_record)
+        return _Parsed(
+            columns, _starts(header, np.concatenate(self.spans)), self.malformed, self.last_record, self.originals
+        )
 
 
 def _parse_with_arrow(path: Path, encoding: str, delimiter: str, header: _Header) -> _Parsed:
@@ -247,13 +250,15 @@ def _parse_with_csv_module(path: Path, encoding: str, delimiter: str, header: _H
     width = len(header.cells)
     pending: list[list[str | None]] = [[] for _ in range(width)]
     parts: list[list[pa.Array]] = [[] for _ in range(width)]
+    originals: list[list[tuple[np.ndarray, pa.Array]]] = [[] for _ in range(width)]
     starts = array("q")
     malformed: dict[int, tuple[str, str]] = {}
     record: list[str] = []
 
     def flush() -> None:
-        for values, part in zip(pending, parts):
-            part.extend(_clean(pa.array(values, pa.large_string())).chunks)
+        first = len(starts) - len(pending[0])
+        for values, part, changed in zip(pending, parts, originals):
+            part.extend(_clean(pa.array(values, pa.large_string()), first, changed).chunks)
             values.clear()
 
     with path.open(encoding=encoding, newline="") as handle:
@@ -273,7 +278,7 @@ def _parse_with_csv_module(path: Path, encoding: str, delimiter: str, header: _H
                 flush()
     flush()
     columns = [pa.chunked_array(part, pa.large_string()) for part in parts]
-    return _Parsed(columns, np.frombuffer(starts, dtype=np.int64).copy(), malformed, record)
+    return _Parsed(columns, np.frombuffer(starts, dtype=np.int64).copy(), malformed, record, originals)
 
 
 def _flag_unclosed_quote(path: Path, encoding: str, delimiter: str, parsed: _Parsed) -> None:

@@ -90,9 +90,10 @@ def _sheet_batch(
     columns = _resolve_columns(headers, mapping, name)
     if not rows:
         raise ImportRefused("empty", f'{name} (sheet "{sheet}") has a header row but no candidate rows.')
+    originals: list[list[tuple[np.ndarray, pa.Array]]] = [[] for _ in range(width)]
     cells = [
-        _clean(pa.array([row[i] if i < len(row) else None for _, row in rows], pa.large_string()))
+        _clean(pa.array([row[i] if i < len(row) else None for _, row in rows], pa.large_string()), 0, originals[i])
         for i in range(width)
     ]
     lines = np.array([number for number, _ in rows], dtype=np.int64)
-    return _finish(_Parsed(cells, lines, {}, []), columns, name, "xlsx", None, None, sheet)
+    return _finish(_Parsed(cells, lines, {}, [], originals), columns, name, "xlsx", None, None, sheet)

@@ -1,4 +1,9 @@
-"""Failing records: one quarantine row each, with the columns, the reasons and the record's cells."""
+"""Failing records: one quarantine row each, with the columns, the reasons and the record's cells.
+
+The cells are the file's own: under its headers, in its column order, with the text as the file
+had it (the reader trims cells and lower-cases email domains; RawBatch.originals holds what those
+steps changed, and is put back here), so the recruiter can find the row and fix it at the source.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +23,19 @@ if TYPE_CHECKING:
     from followup.validation import Validated
 
 
-def _duplicates(ids: pd.Series, lines: np.ndarray, rows: np.ndarray, label: str) -> np.ndarray:
+def _in_file(raw: RawBatch, column: str, rows: np.ndarray) -> pd.Series:
+    """The column's cells at `rows` as the file had them (before trimming and lower-casing)."""
+    picked = take_rows(raw.frame[column], rows)
+    if column not in raw.originals:
+        return picked
+    values = raw.as_in_file(column, rows, picked.to_numpy(dtype=object))
+    return pd.Series(pd.array(values, dtype="str"), index=picked.index)
+
+
+def _duplicates(raw: RawBatch, rows: np.ndarray, label: str) -> np.ndarray:
     """Each record with a duplicated id names the other lines that carry it (the first few)."""
-    picked = take_rows(ids, rows)
+    lines = raw.line_numbers
+    picked = take_rows(raw.frame["candidate_id"], rows)
     groups = pd.DataFrame({"id": picked.to_numpy(), "line": lines[rows], "row": rows})
     text = {}
     for _, group in groups.groupby("id", sort=False):
@@ -30,7 +45,7 @@ def _duplicates(ids: pd.Series, lines: np.ndarray, rows: np.ndarray, label: str)
             named = ", ".join(str(v) for v in others[:LINES_NAMED])
             more = f" and {len(others) - LINES_NAMED} more" if len(others) > LINES_NAMED else ""
             text[row] = f" appears more than once (also on line{'s' if len(others) > 1 else ''} {named}{more})"
-    shown = f"{label} '" + as_shown(picked) + "'"
+    shown = f"{label} '" + as_shown(_in_file(raw, "candidate_id", rows)) + "'"
     return (shown + pd.Series([text[row] for row in rows], index=shown.index)).to_numpy(dtype=object)
 
 
@@ -48,10 +63,10 @@ def find_failures(raw: RawBatch, prepared: Prepared, failing: dict[str, np.ndarr
             reason = f"{label[rule.column]} is required but empty"
             part = pd.DataFrame({"columns": rule.column, "reason": reason}, index=rows)
         elif rule.kind == "unique":
-            reason = _duplicates(raw.frame["candidate_id"], raw.line_numbers, rows, label["candidate_id"])
+            reason = _duplicates(raw, rows, label["candidate_id"])
             part = pd.DataFrame({"columns": "candidate_id", "reason": reason}, index=rows)
         else:
-            value = as_shown(take_rows(raw.frame[rule.column], rows))
+            value = as_shown(_in_file(raw, rule.column, rows))
             reason = f"{label[rule.column]} '" + value + "'" + VALUE_REASONS[rule.key]
             part = pd.DataFrame({"columns": rule.column, "reason": reason.to_numpy(dtype=object)}, index=rows)
         parts.append(part)
@@ -69,7 +84,8 @@ def find_failures(raw: RawBatch, prepared: Prepared, failing: dict[str, np.ndarr
 
 
 def quarantine_frame(raw: RawBatch, failures: pd.DataFrame) -> pd.DataFrame:
-    """Bad and malformed records by line: what failed and why, then the cells under the file's headers."""
+    """Bad and malformed records by line: what failed and why, then the cells under the file's headers,
+    in the file's column order, as the file had them."""
     rows = failures.index.to_numpy()
     lead = ("line", "candidate_id", "columns", "reason")
     data = {
@@ -78,10 +94,16 @@ def quarantine_frame(raw: RawBatch, failures: pd.DataFrame) -> pd.DataFrame:
         "columns": failures["columns"].to_numpy(dtype=object),
         "reason": failures["reason"].to_numpy(dtype=object),
     }
-    for column, header in raw.source_headers.items():
+    for column, header in raw.source_headers.items():  # the file's column order
+        cells = raw.as_in_file(column, rows, take_rows(raw.frame[column], rows).to_numpy())
         if column == "candidate_id" and header == "candidate_id":
-            continue  # the cell is the second column already
-        data[f"{header} (file)" if header in lead else header] = take_rows(raw.frame[column], rows).to_numpy()
+            data["candidate_id"] = cells  # the second column is the file's own cell
+            continue
+        name = f"{header} (file)" if header in lead else header
+        unique, suffix = name, 2
+        while unique in data:  # a header the file repeats (two blank ones, say)
+            unique, suffix = f"{name} ({suffix})", suffix + 1
+        data[unique] = cells
     quarantine = pd.DataFrame({k: v if k == "line" else pd.array(v, dtype="str") for k, v in data.items()})
     if len(raw.malformed):
         malformed = raw.malformed
