@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         sandboxed = Renderer(Path(user_dir), company_defaults=DEFAULTS)
         # The bare render gets the finished context (layouts, call-back number...) for free.
         complete = [
-            renderer.complete("offer", "email", ctx, variant="a", template="offer", locale=ctx["locale"])
+            renderer.complete("offer", "email", ctx, variant="a", template="offer", locale=ctx["locale"],
+                              reader_locale=ctx["locale"])
             for ctx in contexts
         ]
         complete_stream = [complete[n % len(complete)] for n in range(count)]
