@@ -180,6 +180,7 @@ def test_suppressed_addresses_from_the_users_list_are_never_sent(tmp_path, batch
     assert summary.counts == {"sent": 29, "suppressed": 1}
     assert summary.reasons == [("suppressed", "suppressed: list", 1)]
     assert f"{summary.reasons[0][0]}" == "suppressed"  # as the summary prints it, not the enum's name
+    assert sorted(f"{status}" for status in summary.counts) == ["sent", "suppressed"]
     with open_ledger(url).connect() as conn:
         assert conn.execute(sa.select(Suppression.source)).scalars().all() == ["do-not-contact.csv"]
 

@@ -116,7 +116,7 @@ def status_counts(engine: Engine, campaign: str | None = None) -> dict[str, int]
     if campaign is not None:
         query = query.where(_M.c.campaign == campaign)
     with engine.connect() as conn:
-        return {status: n for status, n in conn.execute(query)}
+        return {_plain(status): n for status, n in conn.execute(query)}
 
 
 def failure_reasons(engine: Engine, campaign: str | None, statuses: Sequence[str], limit: int = 10) -> list[tuple[str, str, int]]:
@@ -132,8 +132,13 @@ def failure_reasons(engine: Engine, campaign: str | None, statuses: Sequence[str
     if campaign is not None:
         query = query.where(_M.c.campaign == campaign)
     with engine.connect() as conn:
-        # The column reads back as the enum, whose str() is 'MessageStatus.FAILED'; reports want 'failed'.
-        return [(MessageStatus(status).value, text, n) for status, text, n in conn.execute(query)]
+        return [(_plain(status), text, n) for status, text, n in conn.execute(query)]
+
+
+def _plain(status: MessageStatus | str) -> str:
+    """The status as the ledger writes it: the column reads back as the enum, whose format() is
+    'MessageStatus.FAILED', and counts and reasons end up in f-strings and reports."""
+    return MessageStatus(status).value
 
 
 def campaigns_with_due(engine: Engine, business_now: datetime) -> list[str]:
