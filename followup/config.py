@@ -142,6 +142,16 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)") from None
         return value
 
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str | None) -> str | None:
+        # The renderer falls back to English for a locale it cannot read: say so now, not never.
+        from followup.rendering.formatting import normalise_locale
+
+        if value and normalise_locale(value) is None:
+            raise ValueError(f"{value!r} is not a locale (e.g. en_GB, de_DE, pt-BR)")
+        return value or None
+
     @field_validator("country")
     @classmethod
     def _upper_country(cls, value: str | None) -> str | None:

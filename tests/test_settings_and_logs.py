@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from pydantic import ValidationError
@@ -35,6 +36,24 @@ def test_an_impossible_share_is_refused(monkeypatch):
     monkeypatch.setenv("FOLLOWUP_MAX_BAD_SHARE", "1.5")
     with pytest.raises(ValidationError, match="max_bad_share"):
         load_settings()
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("FOLLOWUP_LOCALE", "klingon", "is not a locale"),
+    ("FOLLOWUP_TIMEZONE", "Mars/Olympus", "is not an IANA time zone"),
+    ("FOLLOWUP_UNSUBSCRIBE_URL", "jobs.example.com/unsubscribe", "must be an http(s) URL"),
+])  # fmt: skip
+def test_a_company_setting_the_renderer_could_not_use_is_refused_up_front(monkeypatch, name, value, words):
+    """Not a silent fallback to English or UTC, nor a failure in every message later."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=re.escape(words)):
+        load_settings()
+
+
+def test_company_settings_become_the_renderers_defaults(monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_LOCALE", "pt-BR")
+    monkeypatch.setenv("FOLLOWUP_OFFICE", "1 Sample Street")
+    assert load_settings().company_defaults() == {"locale": "pt-BR", "office": "1 Sample Street"}
 
 
 def test_emails_are_masked_at_info_and_kept_at_debug():
