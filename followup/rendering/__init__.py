@@ -10,7 +10,9 @@ the lookups from (kind, variant, channel, locale) to files.
 
 from pathlib import Path
 
-from .channels import CHANNELS, COMPANY_DEFAULT_KEYS, MAX_VOICEMAIL_WORDS, Renderer
+from followup.channels import CHANNELS, MAX_VOICEMAIL_WORDS
+
+from .channels import COMPANY_DEFAULT_KEYS, Renderer
 from .context import (
     assign_variant,
     candidate_context,

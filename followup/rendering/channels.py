@@ -1,14 +1,13 @@
-"""The Renderer: one compiled environment, three channels, one OutboundMessage per call.
+"""The Renderer: one compiled environment, every channel, one OutboundMessage per call.
 
-Each channel declares its parts and limits here (CHANNELS), in one place, the way apprise
-declares its services; everything channel-specific in render() reads from that table.
+Everything channel-specific in render() reads the channel's declaration (followup.channels):
+its parts, whether it goes by mail or as a script read aloud, its word limit, its invitation.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -17,11 +16,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from jinja2 import Template
 
+from followup.channels import CHANNELS, Channel
+
 from . import ics
 from .context import unsubscribe_token
 from .environment import (
     BASE_VARIANT,
-    CHANNEL_PARTS,
     KINDS,
     TemplateIndex,
     locale_chain,
@@ -31,8 +31,6 @@ from .environment import (
 from .formatting import DEFAULT_LOCALE, get_zone, normalise_locale, writing_locale
 from .message import Attachment, OutboundMessage, RenderError
 
-# About 2.5 spoken words a second: what fits in the 30 seconds a voicemail gets.
-MAX_VOICEMAIL_WORDS = 75
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
@@ -44,21 +42,6 @@ class _Part(NamedTuple):
     locale: str
 
 
-@dataclass(frozen=True)
-class ChannelSpec:
-    name: str
-    parts: tuple[str, ...]
-    is_mail: bool  # reaches the candidate as an email, so unsubscribe headers can apply
-    max_words: int | None = None
-
-
-CHANNELS = {
-    "email": ChannelSpec("email", CHANNEL_PARTS["email"], is_mail=True),
-    "voicemail": ChannelSpec(
-        "voicemail", CHANNEL_PARTS["voicemail"], is_mail=False, max_words=MAX_VOICEMAIL_WORDS
-    ),
-    "in_person": ChannelSpec("in_person", CHANNEL_PARTS["in_person"], is_mail=True),
-}
 # Messages that re-engage people who did not get the job: they must be easy to stop (RFC 8058).
 UNSUBSCRIBABLE_KINDS = frozenset({"keep_in_touch"})
 # An invitation names its slot and place on every channel, not only with an .ics attached.
@@ -216,18 +199,18 @@ class Renderer:
         region = ctx.get("country") or defaults.get("country")
         callback = ctx.get("recruiter_phone") or defaults.get("phone")
         ctx["callback_phone"] = _readable_phone(callback, region) if callback else None
-        if channel == "voicemail" and ctx["callback_phone"] is None:
+        if not CHANNELS[channel].by_mail and ctx["callback_phone"] is None:
             # Checked before the script renders, so the error names the missing setting rather
             # than the template line that would print nothing.
             raise RenderError(
-                "a voicemail ends with a call-back number: recruiter_phone is empty and no company "
+                f"a {channel} ends with a call-back number: recruiter_phone is empty and no company "
                 "phone is configured (FOLLOWUP_PHONE)",
                 template=template,
                 variable="recruiter_phone",
             )
         ctx["variant"] = variant
         ctx["unsubscribe_url"] = None
-        if kind in UNSUBSCRIBABLE_KINDS and CHANNELS[channel].is_mail:
+        if kind in UNSUBSCRIBABLE_KINDS and CHANNELS[channel].by_mail:
             if not self.unsubscribe_base_url:
                 raise RenderError(
                     "keep-in-touch mail must carry an unsubscribe link, and no unsubscribe base URL is configured "
@@ -243,7 +226,7 @@ class Renderer:
                 )
             ctx["unsubscribe_url"] = f"{self.unsubscribe_base_url}/{unsubscribe_token(ctx['message_key'])}"
         ctx["meeting_start"] = ctx["meeting_place"] = None
-        if kind in MEETING_KINDS or channel == "in_person":
+        if kind in MEETING_KINDS or CHANNELS[channel].calendar_invite:
             # The office's country closes it on its holidays; without one, the candidate's.
             office_country = defaults.get("country") or ctx.get("country")
             ctx["meeting_start"] = ics.meeting_start(ctx.get("meeting_at"), ctx["now"], zone, office_country)
@@ -284,8 +267,8 @@ class Renderer:
             out = self._run(parts, ctx)
         except Exception as exc:
             raise render_error(exc, self.index, main, ctx) from exc
-        if channel == "voicemail":
-            return self._voicemail(kind, variant, main, ctx, out["txt"], spec)
+        if not spec.by_mail:
+            return self._script(kind, variant, main, ctx, out[spec.parts[0]], spec)
         subject = _one_line(out["subject"])
         text = out["txt"].strip() + "\n"
         html = out["html"].strip() + "\n"
@@ -293,7 +276,7 @@ class Renderer:
         if ctx["unsubscribe_url"]:
             headers = {"List-Unsubscribe": f"<{ctx['unsubscribe_url']}>", "List-Unsubscribe-Post": ONE_CLICK}
         attachments = ()
-        if channel == "in_person":
+        if spec.calendar_invite:
             attachments = (self._invitation(kind, ctx, out["event"]),)
         return OutboundMessage(
             kind=kind,
@@ -329,21 +312,20 @@ class Renderer:
             env.handle_exception()  # re-raises with template file and line in the traceback
         return out
 
-    def _voicemail(
-        self, kind: str, variant: str, main: str, ctx: dict, raw: str, spec: ChannelSpec
-    ) -> OutboundMessage:
+    def _script(self, kind: str, variant: str, main: str, ctx: dict, raw: str, spec: Channel) -> OutboundMessage:
+        """A message a recruiter reads out on a call: one line of script, and its call-sheet row."""
         script = _one_line(raw)
         words = len(script.split())
         if spec.max_words is not None and words > spec.max_words:
             raise RenderError(
-                f"the voicemail script has {words} words, more than the {spec.max_words} that fit in 30 seconds",
+                f"the {spec.name} script has {words} words, more than the {spec.max_words} that fit in 30 seconds",
                 template=main,
             )
         region = ctx.get("country") or self.defaults.get("country")
         phone = _e164(ctx["phone"], region) if ctx.get("phone") else None
         if phone is None:
             raise RenderError(
-                f"a voicemail needs the candidate's phone number, and {ctx.get('phone')!r} is not one",
+                f"a {spec.name} needs the candidate's phone number, and {ctx.get('phone')!r} is not one",
                 template=main,
                 variable="phone",
             )
@@ -357,7 +339,7 @@ class Renderer:
         }
         return OutboundMessage(
             kind=kind,
-            channel="voicemail",
+            channel=spec.name,
             variant=variant,
             template=main,
             subject=None,

@@ -32,17 +32,13 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
+from followup.channels import CHANNELS
+
 from .formatting import FILTERS
 from .message import RenderError
 from .output import EmptyValue, MessageCodeGenerator, refuse_none
 
 KINDS = ("offer", "offer_nudge", "rejection", "keep_in_touch", "in_person_invite")
-# Parts of each channel, the main one (recorded as the message's template) first.
-CHANNEL_PARTS = {
-    "email": ("html", "subject", "txt"),
-    "voicemail": ("txt",),
-    "in_person": ("html", "subject", "txt", "event"),
-}
 BASE_VARIANT = "a"
 
 _KIND_FOLDER = re.compile(r"^(?P<kind>[a-z_]+)(?:\.(?P<variant>[a-z0-9][a-z0-9_-]*))?$")
@@ -180,17 +176,17 @@ def naming_problems(names: Iterable[str]) -> list[tuple[str, str]]:
             )
             continue
         part_match = PART_FILE.match(rest)
-        if part_match is None or part_match["stem"] not in CHANNEL_PARTS:
+        if part_match is None or part_match["stem"] not in CHANNELS:
             problems.append(
                 (
                     name,
                     "not a message part: expected <channel>.<part>[.<locale>].j2 with channel one of "
-                    + ", ".join(CHANNEL_PARTS),
+                    + ", ".join(CHANNELS),
                 )
             )
             continue
-        if part_match["part"] not in CHANNEL_PARTS[part_match["stem"]]:
-            allowed = ", ".join(CHANNEL_PARTS[part_match["stem"]])
+        if part_match["part"] not in CHANNELS[part_match["stem"]].parts:
+            allowed = ", ".join(CHANNELS[part_match["stem"]].parts)
             problems.append(
                 (name, f"{part_match['stem']} has no part {part_match['part']!r}: expected one of {allowed}")
             )

@@ -12,7 +12,9 @@ from pathlib import Path
 from icalendar import Calendar
 from jinja2 import TemplateSyntaxError, meta, nodes
 
-from .channels import CHANNELS, Renderer
+from followup.channels import CHANNELS
+
+from .channels import Renderer
 from .context import sample_contexts
 from .environment import KINDS, PART_FILE, naming_problems
 from .formatting import DEFAULT_LOCALE, normalise_locale
@@ -128,10 +130,11 @@ def _render_problems(
                 f" of one header line -- sample {context['candidate_id']}",
             )
         )
-    if message.channel != "voicemail" and not (message.text or "").strip():
+    by_mail = CHANNELS[message.channel].by_mail
+    if by_mail and not (message.text or "").strip():
         problems.append(Problem(names["txt"], None, "the plain-text part is empty"))
-    if message.channel == "voicemail" and not (message.script or "").strip():
-        problems.append(Problem(names["txt"], None, "the voicemail script is empty"))
+    if not by_mail and not (message.script or "").strip():
+        problems.append(Problem(names["txt"], None, f"the {message.channel} script is empty"))
     if message.html is not None and HOSTILE_MARKUP in message.html:
         problems.append(
             Problem(

@@ -13,8 +13,8 @@ from followup.validation.derive import (
     parse_salary, per_unique, rows_where, scan_text, take_rows,
 )  # fmt: skip
 from followup.validation.rules import (
-    CANONICAL, COUNTRIES, CURRENCIES, DATE_COLUMNS, EMAIL_PATTERN, LOCALE_PATTERN, MAX_LENGTH, PROBLEMS,
-    SALARY_COLUMNS, TEXT_COLUMNS, TYPED_COLUMNS,
+    CANONICAL, COUNTRIES, CURRENCIES, DATE_COLUMNS, EMAIL_PATTERN, LOCALE_PATTERN, MAX_LENGTH, PHONE_CHANNELS,
+    PROBLEMS, SALARY_COLUMNS, TEXT_COLUMNS, TYPED_COLUMNS,
 )  # fmt: skip
 
 
@@ -122,9 +122,9 @@ def prepare(raw: RawBatch, default_country: str | None = None, default_timezone:
                         " (write it with its country code, such as +44 20 7946 0958, or fill in country)",
                         "")  # fmt: skip
         refuse(f"{c}_invalid", c, rows, " is not a valid phone number" + hint)
-    rows = rows_where((typed["channel"] == "voicemail") & col["phone"].isna())
+    rows = rows_where(typed["channel"].isin(PHONE_CHANNELS) & col["phone"].isna())
     problems.add("phone_missing_for_voicemail", rows, "(empty)", "phone",
-                 f"{label['phone']} is required for voicemail and must be a valid number")  # fmt: skip
+                 f"{label['phone']} is required for {' and '.join(PHONE_CHANNELS)} and must be a valid number")  # fmt: skip
 
     zone_codes, zone_names = pd.factorize(typed["timezone"].fillna(default_timezone or "UTC"))
     for c in DATE_COLUMNS:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from followup.channels import CHANNEL_NAMES, needing
 from followup.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 SUITE_NAME = "candidate_batch"
 SUITE_VERSION = "1"
 
 DECISIONS = ("offer", "reject")
-CHANNELS = ("email", "voicemail", "in_person")
+CHANNELS = CHANNEL_NAMES
+# "email, voicemail or in_person"
+_CHANNEL_LIST = f"{', '.join(CHANNELS[:-1])} or {CHANNELS[-1]}"
+# The channels a row cannot take without a phone (a call): "voicemail"
+PHONE_CHANNELS = needing("phone")
+_PHONE_LIST = " or ".join(PHONE_CHANNELS)
 DATE_COLUMNS = ("decided_at", "offer_deadline", "start_date", "meeting_at")
 SALARY_COLUMNS = ("salary_min", "salary_max")
 CANONICAL = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
@@ -97,7 +103,8 @@ class Rule:
 PROBLEMS = (
     ("recruiter_email_invalid", "recruiter_email, when given, is a valid email address"),
     ("phone_invalid", "phone, when given, is a valid number (E.164, or national for the row's country)"),
-    ("phone_missing_for_voicemail", "voicemail candidates have a phone number"),
+    # The rule's name is part of the versioned suite: it stays, whichever channels need a phone.
+    ("phone_missing_for_voicemail", f"{_PHONE_LIST} candidates have a phone number"),
     ("recruiter_phone_invalid", "recruiter_phone, when given, is a valid number"),
     ("timezone_unknown", "timezone, when given, is an IANA time zone name"),
     ("country_unknown", "country, when given, is an ISO 3166 alpha-2 code"),
@@ -116,11 +123,11 @@ RULES: tuple[Rule, ...] = (
     Rule("candidate_id_unique", "unique", "candidate_id is unique within the batch", column="candidate_id"),
     Rule("email_syntax", "regex", "email is a valid address", column="email", values=(EMAIL_PATTERN,)),
     Rule("decision_known", "in_set", "decision is offer or reject", column="decision", values=DECISIONS),
-    Rule("channel_known", "in_set", "channel is email, voicemail or in_person", column="channel", values=CHANNELS),
+    Rule("channel_known", "in_set", f"channel is {_CHANNEL_LIST}", column="channel", values=CHANNELS),
     *(Rule(key, "null", description) for key, description in PROBLEMS),
 )
 VALUE_REASONS = {
     "email_syntax": " is not a valid address",
     "decision_known": " must be offer or reject",
-    "channel_known": " must be email, voicemail or in_person",
+    "channel_known": f" must be {_CHANNEL_LIST}",
 }
