@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from followup.delivery import SendPolicy, send_due
 from followup.models import Batch, Candidate, Event, Message, Suppression
 from followup.sandbox import Sandbox, SandboxConfig
-from followup.store import open_ledger, recovery, sending
+from followup.store import dialect, open_ledger, recovery, sending
 from followup.store.sending import Owner, owner_is_alive
 from followup.transports import Envelope, SendOutcome
 from followup.transports.memory import MemoryTransport
@@ -197,7 +197,7 @@ def test_backoff_runs_on_the_real_clock_never_before_the_providers_reset(ledger_
     ledger = rows(engine)
     assert report.retry_wait == 2 and report.sent == 0
     assert {ledger[k]["status"] for k in (limited, jittered)} == {"retry_wait"}
-    waits = {k: sending.aware(ledger[k]["next_attempt_at"]) - real_before for k in (limited, jittered)}
+    waits = {k: dialect.aware(ledger[k]["next_attempt_at"]) - real_before for k in (limited, jittered)}
     assert timedelta(seconds=30) <= waits[limited] < timedelta(seconds=35)
     assert timedelta(0) <= waits[jittered] < timedelta(seconds=25)  # full jitter under base_backoff_s
 
@@ -207,7 +207,7 @@ def test_backoff_runs_on_the_real_clock_never_before_the_providers_reset(ledger_
     an_hour_later = time.time() + 3600
     later_real = run(engine, transport, policy, real_clock=lambda: an_hour_later)
     assert later_real.sent == 2
-    sent_at = sending.aware(rows(engine)[limited]["sent_at"])
+    sent_at = dialect.aware(rows(engine)[limited]["sent_at"])
     assert BUSINESS_NOW <= sent_at < BUSINESS_NOW + timedelta(minutes=1)  # sent_at is on the business clock
 
 
@@ -506,7 +506,7 @@ def test_recovery_settles_dead_claims_from_events_or_as_unknown_and_spares_the_l
     ledger = rows(engine)
     assert result == {"sent": 1, "unknown": 2, "alive": 2}
     assert ledger[keys[0]]["status"] == "sent" and ledger[keys[0]]["provider_message_id"] == "XMSGID"
-    assert abs(sending.aware(ledger[keys[0]]["sent_at"]) - (now - timedelta(seconds=5))) < timedelta(seconds=1)
+    assert abs(dialect.aware(ledger[keys[0]]["sent_at"]) - (now - timedelta(seconds=5))) < timedelta(seconds=1)
     assert ledger[keys[1]]["status"] == "unknown" and str(dead) in ledger[keys[1]]["last_error"]
     assert ledger[keys[2]]["status"] == "sending"  # its owner is this very process
     assert ledger[keys[3]]["status"] == "unknown"  # another host's claim, two hours old

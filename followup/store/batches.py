@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from followup.models import Batch, BatchStatus, Candidate, CandidateChange, Decision, utcnow
 from followup.store.bulk import insert_frame, update_frame
+from followup.store.dialect import chunks
 
 CANDIDATE_FIELDS = ("email", "first_name", "last_name", "phone", "timezone", "country", "channel", "locale")
 DECISION_FIELDS = (
@@ -21,8 +22,6 @@ DECISION_FIELDS = (
     "location", "reasons", "interests", "recruiter_name", "recruiter_email", "recruiter_phone",
     "hiring_manager", "company", "meeting_at", "meeting_location", "notes",
 )  # fmt: skip
-# SQLite caps bound parameters per statement; PostgreSQL does not mind the same chunk.
-_LOOKUP_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,7 @@ def _has_rows(conn: sa.Connection, table: sa.Table) -> bool:
 
 def _existing(conn: sa.Connection, table: sa.Table, ids: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
     parts = []
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
+    for chunk in chunks(ids):
         result = conn.execute(sa.select(*(table.c[c] for c in columns)).where(table.c.candidate_id.in_(chunk)))
         parts.append(pd.DataFrame(result.fetchall(), columns=list(columns)))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))

@@ -15,21 +15,12 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from followup.store.dialect import DriverSql
+
 CHUNK_ROWS = 20_000
 
-# Datetimes go in as "YYYY-MM-DD HH:MM:SS.ffffff": the naive text SQLAlchemy's SQLite DateTime
-# reads back; PostgreSQL gets the same with an explicit +00:00. The ledger stores UTC everywhere.
 
-
-def _datetime_text(dialect: sa.Dialect, values: np.ndarray) -> np.ndarray:
-    """Naive UTC datetime64 values as text, formatted in numpy (strftime per value is far slower)."""
-    text = np.datetime_as_string(values, unit="us")
-    # "T" becomes " " in place: each character of a fixed-width numpy string is one uint32.
-    text.view(np.uint32).reshape(len(text), -1)[:, 10] = ord(" ")
-    return np.char.add(text, "+00:00") if dialect.name != "sqlite" else text
-
-
-def _column_values(dialect: sa.Dialect, series: pd.Series) -> np.ndarray:
+def _column_values(driver: DriverSql, series: pd.Series) -> np.ndarray:
     """One column as DB-API values: None for missing, datetimes as text the dialect reads back."""
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series):
         # Only the filled cells are formatted: most date columns of a batch are mostly empty.
@@ -37,24 +28,24 @@ def _column_values(dialect: sa.Dialect, series: pd.Series) -> np.ndarray:
         out = np.full(len(series), None, dtype=object)
         if present.any():
             utc = series.dt.tz_convert("UTC").dt.tz_localize(None) if series.dt.tz is not None else series
-            out[present] = _datetime_text(dialect, utc.to_numpy()[present]).astype(object)
+            out[present] = driver.times(utc.to_numpy()[present]).astype(object)
         return out
     return series.to_numpy(dtype=object, na_value=None)
 
 
-def _constant(dialect: sa.Dialect, value: object) -> object:
+def _constant(driver: DriverSql, value: object) -> object:
     """A value every row shares, converted as a column holding it would be."""
-    return _column_values(dialect, pd.Series([value]))[0]
+    return _column_values(driver, pd.Series([value]))[0]
 
 
 def _literal(conn: sa.Connection, value: object) -> str:
     """A constant as SQL text, converted as a bound value would be and quoted by SQLAlchemy."""
-    literal = sa.literal(_constant(conn.dialect, value))
+    literal = sa.literal(_constant(DriverSql.of(conn.dialect), value))
     return str(literal.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _rows(
-    dialect: sa.Dialect,
+    driver: DriverSql,
     frame: pd.DataFrame,
     where: np.ndarray | None,
     columns: Sequence[str],
@@ -64,13 +55,13 @@ def _rows(
     """DB-API rows of the rows of `frame` where `where` (all when None): values of `columns`, then
     `constants`, then `key`. Converted a chunk at a time and handed over one by one, so no list
     of tuples builds up (nor the garbage collector's passes over it)."""
-    fixed = [repeat(_constant(dialect, value)) for value in constants.values()]
+    fixed = [repeat(_constant(driver, value)) for value in constants.values()]
     for start in range(0, len(frame), CHUNK_ROWS):
         part = frame.iloc[start : start + CHUNK_ROWS]
         if where is not None:
             part = part[where[start : start + CHUNK_ROWS]]
-        values = [_column_values(dialect, part[c]) for c in columns]
-        keys = [_column_values(dialect, part[c]) for c in key]
+        values = [_column_values(driver, part[c]) for c in columns]
+        keys = [_column_values(driver, part[c]) for c in key]
         yield from zip(*values, *fixed, *keys)
 
 
@@ -93,10 +84,6 @@ def _raw_cursor(conn: sa.Connection, sql: str) -> Iterator:
         raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error, dialect=conn.dialect) from exc
 
 
-def _placeholders(dialect: sa.Dialect, n: int) -> list[str]:
-    return ["?" if dialect.paramstyle == "qmark" else "%s"] * n
-
-
 def insert_frame(
     conn: sa.Connection,
     table: sa.Table,
@@ -113,17 +100,18 @@ def insert_frame(
     if not count:
         return 0
     names = [*columns, *constants]
+    driver = DriverSql.of(conn.dialect)
     if conn.dialect.name == "postgresql":
         sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
         with _raw_cursor(conn, sql) as cursor, cursor.copy(sql) as copy:
-            for row in _rows(conn.dialect, frame, where, columns, constants):
+            for row in _rows(driver, frame, where, columns, constants):
                 copy.write_row(row)
     else:
         # Constants are written into the statement: a bound value costs as much as a column's.
-        values = [*_placeholders(conn.dialect, len(columns)), *(_literal(conn, v) for v in constants.values())]
+        values = [*[driver.mark] * len(columns), *(_literal(conn, v) for v in constants.values())]
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(values)})"
         with _raw_cursor(conn, sql) as cursor:
-            cursor.executemany(sql, _rows(conn.dialect, frame, where, columns, {}))
+            cursor.executemany(sql, _rows(driver, frame, where, columns, {}))
     return count
 
 
@@ -143,10 +131,10 @@ def update_frame(
     count = _count(frame, where)
     if not count:
         return 0
-    mark = _placeholders(conn.dialect, 1)[0]
-    sets = ", ".join(f"{c} = {mark}" for c in [*columns, *constants])
-    match = " AND ".join(f"{k} = {mark}" for k in key)
+    driver = DriverSql.of(conn.dialect)
+    sets = ", ".join(f"{c} = {driver.mark}" for c in [*columns, *constants])
+    match = " AND ".join(f"{k} = {driver.mark}" for k in key)
     sql = f"UPDATE {table.name} SET {sets} WHERE {match}"
     with _raw_cursor(conn, sql) as cursor:
-        cursor.executemany(sql, _rows(conn.dialect, frame, where, columns, constants, key))
+        cursor.executemany(sql, _rows(driver, frame, where, columns, constants, key))
     return count

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Campaign, CampaignState, Candidate, Message, MessageStatus
+from followup.models import Campaign, CampaignState, Candidate, Message, MessageStatus, utcnow
 
 _M = Message.__table__
 _K = Campaign.__table__
@@ -21,16 +21,12 @@ class UnknownName(LookupError):
     """No campaign or candidate by that name in the ledger."""
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _set_state(engine: Engine, name: str, state: CampaignState, reason: str | None) -> None:
     with engine.begin() as conn:
         known = conn.execute(sa.select(_K.c.name).where(_K.c.name == name)).first()
         if known is None:
             raise UnknownName(f"no campaign named {name!r}; `followup campaigns` lists them")
-        conn.execute(_K.update().where(_K.c.name == name).values(state=state.value, reason=reason, updated_at=_now()))
+        conn.execute(_K.update().where(_K.c.name == name).values(state=state.value, reason=reason, updated_at=utcnow()))
 
 
 def campaigns(engine: Engine) -> list[dict]:
@@ -72,7 +68,7 @@ def cancel(engine: Engine, name: str) -> int:
         return conn.execute(
             _M.update()
             .where(_M.c.campaign == name, _M.c.status.in_(PENDING))
-            .values(status=MessageStatus.CANCELLED.value, last_error="campaign cancelled", updated_at=_now())
+            .values(status=MessageStatus.CANCELLED.value, last_error="campaign cancelled", updated_at=utcnow())
         ).rowcount
 
 
@@ -84,7 +80,7 @@ def stop_candidate(engine: Engine, candidate_id: str) -> int:
         return conn.execute(
             _M.update()
             .where(_M.c.candidate_id == candidate_id, _M.c.status.in_(PENDING))
-            .values(status=MessageStatus.CANCELLED.value, last_error="stopped by hand", updated_at=_now())
+            .values(status=MessageStatus.CANCELLED.value, last_error="stopped by hand", updated_at=utcnow())
         ).rowcount
 
 
@@ -98,7 +94,7 @@ def retry_failed(engine: Engine, campaign: str | None = None) -> tuple[int, int]
     ]
     if campaign is not None:
         failed.append(_M.c.campaign == campaign)
-    common = {"attempts": 0, "next_attempt_at": None, "last_error": None, "updated_at": _now()}
+    common = {"attempts": 0, "next_attempt_at": None, "last_error": None, "updated_at": utcnow()}
     with engine.begin() as conn:
         render = conn.execute(
             _M.update().where(*failed, _M.c.template.is_(None)).values(status=MessageStatus.PLANNED.value, **common)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from followup.models import Message, MessageStatus, utcnow
+from followup.store.dialect import DriverSql, chunks
 
 _MESSAGE_COLUMNS = ("id", "message_key", "campaign", "candidate_id", "kind", "step", "channel", "variant", "scheduled_for")
 _CANDIDATE_COLUMNS = ("email", "first_name", "last_name", "phone", "timezone", "country", "locale")
@@ -28,9 +29,6 @@ _SELECT = ", ".join(
     [f"m.{c}" for c in _MESSAGE_COLUMNS] + [f"c.{c}" for c in _CANDIDATE_COLUMNS] + [f"d.{c}" for c in _DECISION_COLUMNS]
 )
 _PLANNED = MessageStatus.PLANNED.value
-# SQLite caps bound parameters per statement; PostgreSQL does not mind the same chunk.
-_ID_CHUNK = 5_000
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite
 
 
 def planned_ids(engine: Engine, campaign: str | None = None) -> list[int]:
@@ -42,11 +40,6 @@ def planned_ids(engine: Engine, campaign: str | None = None) -> list[int]:
         return list(conn.execute(query).scalars())
 
 
-def _mark(conn: sa.Connection) -> str:
-    """The driver's placeholder: sqlite3 takes ?, psycopg %s."""
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 def rows_for_render(engine: Engine, ids: Sequence[int]) -> list[dict]:
     """Planned messages joined with their candidate and decision, as the renderer reads them.
 
@@ -56,14 +49,13 @@ def rows_for_render(engine: Engine, ids: Sequence[int]) -> list[dict]:
     """
     rows: list[dict] = []
     with engine.connect() as conn:
-        p = _mark(conn)
-        for start in range(0, len(ids), _ID_CHUNK):
-            chunk = tuple(ids[start : start + _ID_CHUNK])
+        sql = DriverSql.of(conn.dialect)
+        for chunk in chunks(tuple(ids)):
             result = conn.exec_driver_sql(
                 f"SELECT {_SELECT} FROM messages AS m "
                 "JOIN candidates AS c ON c.candidate_id = m.candidate_id "
                 "LEFT JOIN decisions AS d ON d.id = m.decision_id "
-                f"WHERE m.id IN ({', '.join([p] * len(chunk))}) AND m.status = '{_PLANNED}'",
+                f"WHERE m.id IN ({sql.marks(len(chunk))}) AND m.status = '{_PLANNED}'",
                 chunk,
             )
             rows.extend([dict(zip(_ROW_KEYS, row)) for row in result])
@@ -88,9 +80,9 @@ def save_render_results(engine: Engine, rendered: Sequence[dict], failed: Sequen
     psycopg's pipelined executemany 37 us of client CPU a row against 70-85 us for VALUES.
     """
     with engine.begin() as conn:
-        p = _mark(conn)
-        now = utcnow()
-        updated_at = now.strftime(_SQLITE_TIME) if conn.dialect.name == "sqlite" else now
+        sql = DriverSql.of(conn.dialect)
+        p = sql.mark
+        updated_at = sql.time(utcnow())
         guard = f"WHERE id = {p} AND status = '{_PLANNED}'"
         if rendered:
             conn.exec_driver_sql(

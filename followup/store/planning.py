@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Campaign, CampaignState, Candidate, Decision, MessageStatus
+from followup.models import Campaign, CampaignState, Candidate, Decision, MessageStatus, utcnow
+from followup.store.dialect import DriverSql
 
 # The first message a decision gets; follow-up steps are planned by the sweep's cadence.
 FIRST_KIND = {"offer": "offer", "reject": "rejection"}
@@ -43,8 +44,7 @@ def ensure_campaign(engine: Engine, name: str) -> CampaignState:
     with engine.begin() as conn:
         state = conn.execute(sa.select(table.c.state).where(table.c.name == name)).scalar()
         if state is None:
-            conn.execute(table.insert().values(name=name, state=CampaignState.ACTIVE.value,
-                                               updated_at=datetime.now(timezone.utc)))  # fmt: skip
+            conn.execute(table.insert().values(name=name, state=CampaignState.ACTIVE.value, updated_at=utcnow()))
             return CampaignState.ACTIVE
     return CampaignState(state)
 
@@ -61,16 +61,16 @@ def plan_batch(engine: Engine, campaign: str, batch_id: str, business_now: datet
         .order_by(Decision.id)
     )
     due = business_now.astimezone(timezone.utc)
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     planned = 0
     with engine.begin() as conn:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        when = due.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else due
-        created = now.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else now
+        driver = DriverSql.of(conn.dialect)
+        when = driver.time(due)
+        created = driver.time(now)
         sql = (
             "INSERT INTO messages (message_key, campaign, candidate_id, decision_id, kind, step, channel,"
             " status, scheduled_for, attempts, created_at, updated_at)"
-            f" VALUES ({', '.join([mark] * 12)}) ON CONFLICT (message_key) DO NOTHING"
+            f" VALUES ({driver.marks(12)}) ON CONFLICT (message_key) DO NOTHING"
         )
         found = conn.execute(decisions).all()
         total = len(found)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from followup.models import Event, Message, MessageStatus, utcnow
-from followup.store.sending import SENDING, STALE_CLAIM, Owner, as_utc, aware, chunks, owner_is_alive
+from followup.store.dialect import as_utc, aware, chunks
+from followup.store.sending import SENDING, STALE_CLAIM, Owner, owner_is_alive
 
 _M = Message.__table__
 _E = Event.__table__
@@ -36,7 +37,7 @@ def recover_dead_claims(
     (is_alive); owners elsewhere are presumed dead once their claim is older than stale_after.
     Returns {"sent": n, "unknown": n, "alive": rows left to living owners}.
     """
-    now = as_utc(real_now or datetime.now(timezone.utc))
+    now = as_utc(real_now or utcnow())
     here = socket.gethostname()
     with engine.connect() as conn:
         claimed = conn.execute(

@@ -15,21 +15,21 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Campaign, CampaignState, Candidate, Decision, Event, Message, MessageStatus, Suppression
+from followup.models import Campaign, CampaignState, Candidate, Decision, Message, MessageStatus, Suppression, utcnow
+from followup.store.dialect import DriverSql, as_utc, aware, chunks, read_time
 
 _M = Message.__table__
 _C = Candidate.__table__
 _D = Decision.__table__
-_E = Event.__table__
 _S = Suppression.__table__
 _K = Campaign.__table__
 
@@ -53,8 +53,6 @@ STALE_CLAIM = timedelta(minutes=30)
 # Same-host owners match when their recorded start time is this close to the live process's:
 # /proc gives it in clock ticks after boot, and the boot time itself is whole seconds.
 _START_TOLERANCE_S = 1.0
-# SQLite caps bound parameters per statement; PostgreSQL does not mind the same chunk.
-_ID_CHUNK = 5_000
 
 
 # --- who holds a claim ---
@@ -152,20 +150,6 @@ def owner_is_alive(claimed_by: str) -> bool:
 # --- helpers ---
 
 
-def as_utc(moment: datetime) -> datetime:
-    """The ledger keeps UTC; SQLite stores wall time without an offset, so convert first."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive UTC; PostgreSQL aware datetimes. Callers always get aware ones."""
-    return None if moment is None else as_utc(moment)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 @contextmanager
 def _transaction(bind: Engine | sa.Connection) -> Iterator[sa.Connection]:
     """The caller's transaction when given a Connection (the sender settles and claims in one
@@ -175,11 +159,6 @@ def _transaction(bind: Engine | sa.Connection) -> Iterator[sa.Connection]:
     else:
         with bind.begin() as conn:
             yield conn
-
-
-def chunks(items: Sequence, size: int = _ID_CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _suppression(msg: sa.FromClause) -> sa.Select:
@@ -225,7 +204,7 @@ def suppress_due(engine: Engine, now: datetime, campaign: str | None = None) -> 
         .values(
             status=MessageStatus.SUPPRESSED.value,
             last_error=sa.literal("suppressed: ") + _suppression(_M).limit(1).scalar_subquery(),
-            updated_at=_now(),
+            updated_at=utcnow(),
         )
     )
     with engine.begin() as conn:
@@ -299,33 +278,10 @@ def next_retry_at(
 # 30-43 µs a row, settling 45 -> 20 µs), and it runs under the interpreter lock that the
 # sending threads need: so these statements are text, written once for both backends.
 
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite, compared as text
 _CLAIMABLE_SQL = ", ".join(f"'{status}'" for status in CLAIMABLE)
 
 
-@dataclass(frozen=True)
-class _Sql:
-    sqlite: bool
-    mark: str  # the driver's placeholder
-
-    @classmethod
-    def of(cls, conn: sa.Connection) -> _Sql:
-        return cls(conn.dialect.name == "sqlite", "?" if conn.dialect.paramstyle == "qmark" else "%s")
-
-    def marks(self, n: int) -> str:
-        return ", ".join([self.mark] * n)
-
-    def time(self, moment: datetime) -> datetime | str:
-        return as_utc(moment).strftime(_SQLITE_TIME) if self.sqlite else as_utc(moment)
-
-
-def _read_time(value: datetime | str | None) -> datetime | None:
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
-    return aware(value)
-
-
-def _claim_sql(sql: _Sql, with_campaign: bool, among: int) -> str:
+def _claim_sql(sql: DriverSql, with_campaign: bool, among: int) -> str:
     p = sql.mark
     return f"""
         UPDATE messages SET status = '{SENDING}', claimed_by = {p}, claimed_at = {p},
@@ -350,7 +306,7 @@ def _claim_sql(sql: _Sql, with_campaign: bool, among: int) -> str:
         RETURNING {", ".join(_CLAIMED_COLUMNS)}"""
 
 
-def _people_sql(sql: _Sql, n: int) -> str:
+def _people_sql(sql: DriverSql, n: int) -> str:
     # A separate query: SQLite does not use the candidates' key for subqueries in RETURNING
     # (measured: 1.8 ms a row against 20,000 candidates).
     return f"""
@@ -383,7 +339,7 @@ def claim(
     if limit <= 0 or (among is not None and not among):
         return []
     with _transaction(engine) as conn:
-        sql = _Sql.of(conn)
+        sql = DriverSql.of(conn.dialect)
         at = sql.time(real_now)
         params: list = [str(owner), at, at, sql.time(business_now), at]
         if campaign is not None:
@@ -398,7 +354,7 @@ def claim(
     rows = []
     for values in claimed:
         row = dict(zip(_CLAIMED_COLUMNS, values))
-        row["scheduled_for"] = _read_time(row["scheduled_for"])
+        row["scheduled_for"] = read_time(row["scheduled_for"])
         row.update(zip(names, people.get(row["id"], (None,) * len(names))))
         rows.append(row)
     return rows
@@ -425,9 +381,9 @@ def _settle(engine: Engine | sa.Connection, owner: Owner, status: MessageStatus,
         return 0
     changed = 0
     with _transaction(engine) as conn:
-        sql = _Sql.of(conn)
+        sql = DriverSql.of(conn.dialect)
         p = sql.mark
-        updated_at = sql.time(_now())
+        updated_at = sql.time(utcnow())
         for chunk in chunks(rows, _SETTLE_CHUNK):
             values = ", ".join([f"({sql.marks(len(chunk[0]))})"] * len(chunk))
             statement = (

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Suppression
+from followup.models import Suppression, utcnow
+from followup.store.dialect import chunks
 
 REASON = "list"
 _CHUNK = 1_000
@@ -44,9 +44,8 @@ def sync_list(engine: Engine, path: Path) -> int:
     with engine.begin() as conn:
         known = set(conn.execute(sa.select(table.c.email)).scalars())
         new = [a for a in addresses if a not in known]
-        now = datetime.now(timezone.utc)
-        for start in range(0, len(new), _CHUNK):
-            chunk = new[start : start + _CHUNK]
+        now = utcnow()
+        for chunk in chunks(new, _CHUNK):
             conn.execute(table.insert(), [{"email": a, "reason": REASON, "source": path.name, "created_at": now} for a in chunk])
             added += len(chunk)
     return added
@@ -66,7 +65,7 @@ def suppress_address(engine: Engine, email: str, reason: str, source: str) -> bo
             if conn.execute(sa.select(table.c.email).where(table.c.email.in_(spellings)).limit(1)).first():
                 return False
             conn.execute(
-                table.insert().values(email=email, reason=reason, source=source, created_at=datetime.now(timezone.utc))
+                table.insert().values(email=email, reason=reason, source=source, created_at=utcnow())
             )
     except sa.exc.IntegrityError:  # a concurrent request (a mail client and the person) recorded it first
         return False
