@@ -299,7 +299,7 @@ def test_a_voicemail_written_before_its_sender_died_is_settled_from_the_call_she
     import sys
 
     from followup.dispatch import recover
-    from followup.store.sending import Owner
+    from followup.store.owners import Owner
 
     def dead_owner() -> Owner:
         child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -18,7 +18,7 @@ from followup.delivery import SendPolicy, send_due
 from followup.models import Batch, Candidate, Event, Message, Suppression
 from followup.sandbox import Sandbox, SandboxConfig
 from followup.store import dialect, open_ledger, recovery, sending
-from followup.store.sending import Owner, owner_is_alive
+from followup.store.owners import Owner, owner_is_alive
 from followup.transports import Envelope, SendOutcome
 from followup.transports.memory import MemoryTransport
 from followup.transports.sendgrid import SendGridTransport

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from followup.cli import app
 from followup.models import Batch, Candidate, Decision, Message, Suppression
 from followup.rendering import Renderer, candidate_context, unsubscribe_token
-from followup.store import open_ledger, sending
+from followup.store import open_ledger, owners, sending
 from followup.store.planning import message_key
 from followup.web import serving
 
@@ -105,7 +105,7 @@ def test_the_link_in_the_mail_asks_on_get_and_unsubscribes_on_one_click_post(led
     assert sending.suppress_due(engine, BUSINESS_NOW) == 1
     row = message_row(engine, key)
     assert (row["status"], row["last_error"]) == ("suppressed", "suppressed: unsubscribe")
-    assert sending.claim(engine, sending.Owner.current(), 10, business_now=BUSINESS_NOW,
+    assert sending.claim(engine, owners.Owner.current(), 10, business_now=BUSINESS_NOW,
                          real_now=datetime.now(timezone.utc)) == []  # fmt: skip
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "unsubscribed T***@E***" in logged and EMAIL not in logged and EMAIL.lower() not in logged

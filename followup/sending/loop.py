@@ -52,7 +52,7 @@ from sqlalchemy.engine import Engine
 
 from followup.daily_cap import UNCAPPED_CHANNELS
 from followup.store import sending
-from followup.store.sending import Owner
+from followup.store.owners import Owner
 from followup.transports.base import Envelope, SendOutcome, Transport, check_limits
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from followup.config import Settings
 from followup.daily_cap import DailyCap, day_bounds, emails_sent_since
 from followup.delivery import SendPolicy, SendReport, send_due
 from followup.outbound import EnvelopeBuilder, email_transport, router_for, sender_address
-from followup.store import control, open_ledger, recovery, sending, suppressions
+from followup.store import control, open_ledger, owners, recovery, suppressions
 from followup.transports.base import Transport
 from followup.transports.callsheet import CallSheetTransport
 
@@ -104,7 +104,7 @@ def _send_one(
             engine,
             transport,
             EnvelopeBuilder(from_email, from_name),
-            owner=sending.Owner.current(),
+            owner=owners.Owner.current(),
             policy=policy_for(settings),
             business_now=business_now,
             campaign=campaign,

@@ -16,10 +16,14 @@ from sqlalchemy.engine import Engine
 
 from followup.models import Event, Message, MessageStatus, utcnow
 from followup.store.dialect import as_utc, aware, chunks
-from followup.store.sending import SENDING, STALE_CLAIM, Owner, owner_is_alive
+from followup.store.owners import Owner, owner_is_alive
 
 _M = Message.__table__
 _E = Event.__table__
+# A claim by an owner on another host cannot be checked: after this long it is presumed dead.
+# A send holds its claim for one request (the transport's timeout, seconds), so only a crashed
+# or cut-off sender holds one for half an hour.
+STALE_CLAIM = timedelta(minutes=30)
 
 
 def recover_dead_claims(
@@ -41,7 +45,8 @@ def recover_dead_claims(
     here = socket.gethostname()
     with engine.connect() as conn:
         claimed = conn.execute(
-            sa.select(_M.c.id, _M.c.message_key, _M.c.claimed_by, _M.c.claimed_at).where(_M.c.status == SENDING)
+            sa.select(_M.c.id, _M.c.message_key, _M.c.claimed_by, _M.c.claimed_at)
+            .where(_M.c.status == MessageStatus.SENDING.value)
         ).all()
     verdicts: dict[str | None, bool] = {}
     dead = []
@@ -65,7 +70,7 @@ def recover_dead_claims(
             unknown.append(guard)
     still_claimed = sa.and_(
         _M.c.id == sa.bindparam("_id"),
-        _M.c.status == SENDING,
+        _M.c.status == MessageStatus.SENDING.value,
         _M.c.claimed_by.is_not_distinct_from(sa.bindparam("_owner", type_=_M.c.claimed_by.type)),
     )
     with engine.begin() as conn:

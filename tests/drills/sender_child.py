@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from followup.delivery import SendPolicy, send_due
 from followup.store import open_ledger
-from followup.store.sending import Owner
+from followup.store.owners import Owner
 from followup.transports import Envelope
 from followup.transports.sendgrid import SendGridTransport
 

@@ -26,7 +26,7 @@ from followup.delivery import SendPolicy, send_due
 from followup.models import Batch, Candidate, Event, Message
 from followup.sandbox import Sandbox, SandboxConfig
 from followup.store import open_ledger, recovery
-from followup.store.sending import Owner
+from followup.store.owners import Owner
 from followup.transports.sendgrid import SendGridTransport
 
 CHILD = Path(__file__).with_name("sender_child.py")
