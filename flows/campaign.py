@@ -26,9 +26,9 @@ from followup.outbound import SendingRefused, check_can_send, sender_address
 from followup.outcome import CampaignSummary
 from followup.render_stage import RenderSetup
 from followup.store import open_ledger
-from followup.store.control import (
+from followup.store.control import campaign_state
+from followup.store.reports import (
     call_sheet_rows,
-    campaign_state,
     failure_reasons,
     keys_past_rendering,
     rendered_messages,

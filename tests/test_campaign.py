@@ -23,7 +23,7 @@ from followup.models import Campaign, Message, Suppression
 from followup.outbound import CUSTOM_ARG_KEYS, PRODUCT_CATEGORY
 from followup.samples import SAMPLE_NOW, generate_batch, write_batch
 from followup.sandbox import Sandbox, SandboxConfig
-from followup.store import control, open_ledger
+from followup.store import control, open_ledger, reports
 from followup.transports.memory import MemoryTransport
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -164,7 +164,7 @@ def test_a_campaign_pauses_after_failures_in_a_row_then_resumes_and_retries(ledg
     assert sweep(good, SAMPLE_NOW).exit_code() == 0
     assert control.retry_failed(open_ledger(ledger_url), "nov") == (0, 3)
     sweep(good, SAMPLE_NOW)
-    assert control.status_counts(open_ledger(ledger_url), "nov") == {"sent": 30}
+    assert reports.status_counts(open_ledger(ledger_url), "nov") == {"sent": 30}
     assert sandbox.stats()["accepted"] + len(call_sheet_rows(good)) == 30
 
 
@@ -222,7 +222,7 @@ def test_the_run_command_writes_eml_files_then_pause_stop_and_cancel_steer_the_l
     assert runner.invoke(app, ["sweep", "--now", later.isoformat()]).stdout.strip().endswith("nothing was due")
     assert runner.invoke(app, ["stop", candidate]).stdout.startswith("1 pending messages")
     assert runner.invoke(app, ["cancel", "nov"]).exit_code == 0
-    assert control.status_counts(engine, "nov") == {"cancelled": 30}
+    assert reports.status_counts(engine, "nov") == {"cancelled": 30}
     listed = json.loads(runner.invoke(app, ["campaigns", "--json"]).stdout)
     assert listed == [{"name": "nov", "state": "cancelled", "reason": "cancelled by hand", "messages": {"cancelled": 30}}]
     assert runner.invoke(app, ["resume", "nov"]).exit_code == 2  # a cancelled campaign stays closed

@@ -94,7 +94,7 @@ def run(
     a retry), 1 messages failed or the campaign paused, 2 refused input or settings.
     """
     from followup.store import open_ledger
-    from followup.store.control import status_counts
+    from followup.store.reports import status_counts
 
     moment = parse_now(now)
     settings = settings_or_refuse()
@@ -242,13 +242,12 @@ def retry(
 
     A message that failed to render is rendered again; one the provider refused is sent again.
     """
-    from followup.store import open_ledger
-    from followup.store.control import retry_failed
+    from followup.store import control, open_ledger
 
     if not failed:
         refuse("say what to retry: `followup retry --failed [--campaign NAME]`")
     settings = settings_or_refuse()
-    render, send = retry_failed(open_ledger(settings.ledger_url), campaign)
+    render, send = control.retry_failed(open_ledger(settings.ledger_url), campaign)
     out.print(f"{render} to render again and {send} to send again; `followup sweep` takes them from here.")
 
 
@@ -256,7 +255,7 @@ def retry(
 def campaigns(as_json: JsonOption = False) -> None:
     """List the campaigns in the ledger: state (active, paused, cancelled) and messages by status."""
     from followup.store import open_ledger
-    from followup.store.control import campaigns as list_campaigns
+    from followup.store.reports import campaigns as list_campaigns
 
     found = list_campaigns(open_ledger(settings_or_refuse().ledger_url))
     if as_json:
@@ -275,13 +274,12 @@ CampaignArgument = Annotated[str, typer.Argument(help="The campaign's name.")]
 
 def _steer(act: Callable[..., object], target: str, done: str) -> None:
     """Apply a control to the ledger; an unknown name or a move the state forbids is refused."""
-    from followup.store import open_ledger
-    from followup.store.control import UnknownName
+    from followup.store import control, open_ledger
 
     engine = open_ledger(settings_or_refuse().ledger_url)
     try:
         result = act(engine, target)
-    except (UnknownName, ValueError) as exc:
+    except (control.UnknownName, ValueError) as exc:
         refuse(str(exc))
     out.print(done.format(result))
 
