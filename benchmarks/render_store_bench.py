@@ -5,7 +5,7 @@ the render stage (tasks.rendering.render_messages over chunks of ids: read the j
 render, write the parts back) on one process and on one process per core (chunks spread over a
 forked process pool), the clock starting once the workers are up (that start-up is reported
 beside the step as worker_startup_s); and then as the flows run a big campaign
-(followup.render_stage.render_in_processes: spawned workers, their start-up on the clock).
+(followup.stages.rendering.render_in_processes: spawned workers, their start-up on the clock).
 
     python benchmarks/render_store_bench.py [--messages 100000] [--chunk 2000]
 
@@ -67,7 +67,7 @@ def start_worker(url: str, ready: multiprocessing.synchronize.Barrier) -> None:
     """What a flow's worker has done before its first render task: imported Prefect (~4 s of
     CPU here), compiled the templates and opened the ledger. Timed apart from the step."""
     from followup.store import open_ledger
-    from followup.render_stage import RenderSetup, renderer_for
+    from followup.stages.rendering import RenderSetup, renderer_for
 
     renderer_for(RenderSetup())
     # A forked worker inherits the parent's engine: give it its own connections (SQLAlchemy's
@@ -77,7 +77,7 @@ def start_worker(url: str, ready: multiprocessing.synchronize.Barrier) -> None:
 
 
 def render_ids(args: tuple[str, list[int]]) -> dict:
-    from followup.render_stage import RenderSetup
+    from followup.stages.rendering import RenderSetup
     from tasks.rendering import render_messages
 
     url, ids = args
@@ -121,9 +121,9 @@ def reset(url: str) -> None:
 
 
 def as_the_flows_run_it(url: str, ids: list[int], processes: int) -> dict:
-    """followup.render_stage.render_in_processes, as a big campaign's flow calls it: the clock
+    """followup.stages.rendering.render_in_processes, as a big campaign's flow calls it: the clock
     includes spawning the workers and their compiling the templates."""
-    from followup.render_stage import RenderSetup, render_in_processes
+    from followup.stages.rendering import RenderSetup, render_in_processes
 
     load = os.getloadavg()[0]
     started = time.perf_counter()

@@ -4,7 +4,7 @@ Seeds a ledger with rendered offer emails (bodies rendered by followup.rendering
 candidates, reused across generated candidates), starts the SendGrid-compatible sandbox in its
 own process with added latency, and times, side by side in one run:
 
-- the send stage as a campaign runs it (followup.dispatch.send_stage: claim, send, record;
+- the send stage as a campaign runs it (followup.stages.sending.send_stage: claim, send, record;
   FOLLOWUP_SENDERS processes of FOLLOWUP_SEND_CONCURRENCY threads), then checks that every
   message is `sent` and the sandbox accepted each message_key exactly once, under the X-Message-Id
   the ledger stored;
@@ -117,14 +117,16 @@ def cpu_s(who: int) -> float:
 
 def time_send_stage(settings, sandbox) -> dict:
     """The send stage as the campaign flow runs it: recover what dead senders left, then send."""
-    from followup.dispatch import recover, send_stage
+    from followup.sending.setup import SendSetup
+    from followup.stages.sending import recover, send_stage
     from followup.store import close_ledgers
 
     close_ledgers()  # the senders open their own connections; the seeding one is not needed
     own, children, server = cpu_s(resource.RUSAGE_SELF), cpu_s(resource.RUSAGE_CHILDREN), process_cpu_s(sandbox.pid)
     started = time.perf_counter()
-    recover(settings)
-    report = send_stage(settings, business_now=NOW, campaign=CAMPAIGN)
+    setup = SendSetup.of(settings)
+    recover(setup)
+    report = send_stage(setup, business_now=NOW, campaign=CAMPAIGN)
     seconds = time.perf_counter() - started
     # Sender processes are counted once they have been waited for, which send_stage does.
     senders_cpu = cpu_s(resource.RUSAGE_SELF) - own + cpu_s(resource.RUSAGE_CHILDREN) - children

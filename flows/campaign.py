@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,29 +19,23 @@ from prefect.artifacts import create_table_artifact
 
 from followup import importing
 from followup.config import Settings, load_settings
-from followup.intake import ImportSummary
-from followup.models import CampaignState
-from followup.outbound import SendingRefused, check_can_send, sender_address
-from followup.outcome import CampaignSummary
-from followup.render_stage import RenderSetup
-from followup.store import open_ledger
-from followup.store.control import campaign_state
-from followup.store.reports import (
-    call_sheet_rows,
-    failure_reasons,
-    keys_past_rendering,
-    rendered_messages,
-    status_counts,
-)
-from followup.store.messages import planned_ids
-from followup.store.planning import CampaignClosed
+from followup.sending.setup import SendSetup
+from followup.stages.importing import ImportSummary
+from followup.stages.planning import CampaignClosed
+from followup.stages.rendering import RenderSetup
+from followup.stages.summaries import CampaignSummary
 from flows.import_batch import import_batch
-from tasks.rendering import render_planned
-from tasks.sending import plan_messages, recover_claims, send_messages
+from tasks.rendering import render_campaign
+from tasks.sending import (
+    campaign_outcome,
+    dry_run_outcome,
+    plan_messages,
+    recover_claims,
+    send_messages,
+    sending_refusal,
+)
 
-_SAMPLES = 3
 _ARTIFACT_CALLS = 1_000  # a table artifact is for reading; the CSV holds the whole sheet
-_NEEDS_A_PERSON = ("failed", "unknown", "suppressed", "retry_wait")
 
 
 def default_campaign_name(path: Path) -> str:
@@ -68,13 +61,10 @@ def run_campaign(
     business_now = business_now or datetime.now(timezone.utc)
     if dry_run:
         return _dry_run(Path(path), campaign, mapping_file, settings, business_now, templates_dir)
-    try:
-        if email is None:
-            check_can_send(settings)  # refuse a run that could not send, before importing
-        else:
-            sender_address(settings)
-    except SendingRefused as exc:
-        return CampaignSummary(campaign=campaign or "", batch=_no_batch(), status="refused", reason=str(exc))
+    setup = SendSetup.of(settings)
+    refused = sending_refusal(setup, email)  # refuse a run that could not send, before importing
+    if refused:
+        return CampaignSummary(campaign=campaign or "", batch=_no_batch(), status="refused", reason=refused)
 
     try:
         name = campaign or default_campaign_name(Path(path))
@@ -91,39 +81,22 @@ def run_campaign(
         summary.status, summary.reason = "refused", str(exc)
         return summary
     summary.planned, summary.already_planned = plan.planned, plan.already
-    _render_all(settings, name, templates_dir, business_now, summary)
-    recover_claims(settings)
-    report = send_messages(settings, business_now, name, email)
+    _count_rendered(summary, render_campaign(
+        settings.ledger_url, name, RenderSetup.of(settings, templates_dir), business_now, settings.render_processes
+    ))  # fmt: skip
+    recover_claims(setup)
+    report = send_messages(setup, business_now, name, email)
     summary.requests = report.requests
     if report.paused:
         summary.status, summary.reason = "paused", report.pause_reason
-    calls = _fill_outcome(settings, summary)
+    summary, calls = campaign_outcome(settings.ledger_url, settings.call_sheet_dir, summary)
     _publish(summary, calls)
     return summary
 
 
-def _render_all(settings: Settings, campaign: str, templates_dir: Path | None, now: datetime, summary: CampaignSummary) -> None:
-    ids = planned_ids(open_ledger(settings.ledger_url), campaign)
-    done = render_planned(
-        settings.ledger_url, ids, RenderSetup.of(settings, templates_dir), now, settings.render_processes
-    )
+def _count_rendered(summary: CampaignSummary, done: dict[str, int]) -> None:
     summary.rendered += done["rendered"]
     summary.render_failed += done["failed"]
-
-
-def _fill_outcome(settings: Settings, summary: CampaignSummary) -> list[dict]:
-    """Counts, reasons and state into the summary; returns the campaign's call-sheet rows."""
-    engine = open_ledger(settings.ledger_url)
-    summary.counts = status_counts(engine, summary.campaign)
-    summary.reasons = failure_reasons(engine, summary.campaign, _NEEDS_A_PERSON)
-    state = campaign_state(engine, summary.campaign)
-    if state is not None and state[0] is CampaignState.PAUSED:
-        # Paused before this run (by hand, or by an earlier run): it planned and rendered, sent nothing.
-        summary.status, summary.reason = "paused", summary.reason or state[1]
-    calls = call_sheet_rows(engine, summary.campaign)
-    days = sorted({row.get("local_time_to_call", "")[:10] for row in calls})
-    summary.call_sheets = [str(settings.call_sheet_dir / f"{day}.csv") for day in days]
-    return calls
 
 
 def _publish(summary: CampaignSummary, calls: list[dict]) -> None:
@@ -170,14 +143,8 @@ def _dry_run(
             return summary
         plan = plan_messages(scratch_settings.ledger_url, name, batch.batch_id, business_now)
         summary.planned = plan.planned
-        _render_all(scratch_settings, name, templates_dir, business_now, summary)
-        handled = keys_past_rendering(open_ledger(settings.ledger_url), name)
-        scratch_engine = open_ledger(scratch_settings.ledger_url)
-        rows = [r for r in rendered_messages(scratch_engine, name) if r["message_key"] not in handled]
-        summary.already_planned = summary.planned - len(rows) - summary.render_failed
-        summary.would_send = dict(Counter(f"{r['kind']}/{r['channel']}" for r in rows))
-        summary.samples = [{k: v for k, v in r.items() if k != "message_key"} for r in rows[:_SAMPLES]]
-        summary.counts = status_counts(scratch_engine, name)
-        summary.reasons = failure_reasons(scratch_engine, name, ("failed",))
-        scratch_engine.dispose()  # its file goes with the scratch folder
-    return summary
+        _count_rendered(summary, render_campaign(
+            scratch_settings.ledger_url, name, RenderSetup.of(settings, templates_dir), business_now,
+            settings.render_processes,
+        ))  # fmt: skip
+        return dry_run_outcome(settings.ledger_url, scratch_settings.ledger_url, summary)

@@ -16,13 +16,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from followup.config import Settings, load_settings
-from followup.outcome import SweepSummary
-from followup.render_stage import RenderSetup
-from followup.store import open_ledger
-from followup.store.control import campaigns_with_due
-from followup.store.messages import planned_ids
-from tasks.rendering import render_planned
-from tasks.sending import recover_claims, send_messages
+from followup.sending.setup import SendSetup
+from followup.stages.rendering import RenderSetup
+from followup.stages.summaries import SweepSummary
+from tasks.rendering import render_campaign
+from tasks.sending import due_campaigns, recover_claims, send_messages
 
 _REPORTED = ("sent", "failed", "suppressed", "unknown", "retry_wait", "requests", "paused", "pause_reason")
 
@@ -37,18 +35,17 @@ def sweep(
 ) -> SweepSummary:
     settings = settings or load_settings()
     business_now = business_now or datetime.now(timezone.utc)
-    engine = open_ledger(settings.ledger_url)
+    setup = SendSetup.of(settings)
     summary = SweepSummary()
-    recovered = recover_claims(settings)
+    recovered = recover_claims(setup)
     summary.recovered_sent, summary.recovered_unknown = recovered["sent"], recovered["unknown"]
     summary.reconciled = recovered["reconciled"]
-    setup = RenderSetup.of(settings, templates_dir)
-    for campaign in campaigns_with_due(engine, business_now):
-        ids = planned_ids(engine, campaign)
-        done = render_planned(settings.ledger_url, ids, setup, business_now, settings.render_processes)
+    render_setup = RenderSetup.of(settings, templates_dir)
+    for campaign in due_campaigns(settings.ledger_url, business_now):
+        done = render_campaign(settings.ledger_url, campaign, render_setup, business_now, settings.render_processes)
         summary.rendered += done["rendered"]
         summary.render_failed += done["failed"]
-        report = send_messages(settings, business_now, campaign, email)
+        report = send_messages(setup, business_now, campaign, email)
         summary.campaigns[campaign] = {k: v for k, v in asdict(report).items() if k in _REPORTED}
     get_run_logger().info("sweep: %s", summary.to_json())
     return summary

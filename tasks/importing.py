@@ -1,4 +1,5 @@
-"""Import-stage tasks. Each works on a whole batch as one vectorised chunk.
+"""Import-stage tasks: one per step of followup.stages.importing, each on a whole batch as one
+vectorised chunk.
 
 No task caches by input: hashing a million-row frame would cost more than the work, and the
 ledger (file hash, candidate upsert) is what makes a re-run safe.
@@ -12,41 +13,38 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from followup import importing, validation
-from followup.store import open_ledger
-from followup.store.batches import BatchRecord, StoreStats, store_batch
+from followup.stages import importing as stage
+from followup.stages.importing import ImportSetup, ImportSummary
+from followup.store.batches import BatchRecord
+
+
+@task(name="open-batch", cache_policy=NO_CACHE)
+def open_batch(path: Path, setup: ImportSetup) -> BatchRecord | ImportSummary:
+    return stage.open_batch(path, setup)
 
 
 @task(name="read-batch", cache_policy=NO_CACHE)
-def read_batch(path: Path, mapping: dict[str, str] | None) -> importing.RawBatch | importing.ImportRefused:
-    """The batch, or the refusal as a value: a refused file is an answer, not a failed task, and a
-    raised one would have Prefect log it with a traceback on the user's terminal."""
-    try:
-        return importing.read_batch(path, mapping)
-    except importing.ImportRefused as refusal:
-        return refusal
+def read_batch(
+    path: Path, mapping_file: Path | None, record: BatchRecord, setup: ImportSetup
+) -> importing.RawBatch | ImportSummary:
+    # A refused file is an answer, not a failed task: a raised one would have Prefect log it
+    # with a traceback on the user's terminal.
+    return stage.read(path, mapping_file, record, setup)
 
 
 @task(name="validate-batch", cache_policy=NO_CACHE)
 def validate_batch(
-    raw: importing.RawBatch,
-    batch_id: str,
-    docs_dir: Path,
-    quarantine_dir: Path,
-    default_country: str | None,
-    default_timezone: str | None,
+    raw: importing.RawBatch, record: BatchRecord, setup: ImportSetup
 ) -> tuple[validation.Validated, Path | None]:
-    checked = validation.validate_batch(
-        raw,
-        batch_id=batch_id,
-        docs_dir=docs_dir,
-        default_country=default_country,
-        default_timezone=default_timezone,
-    )
-    quarantine_file = validation.write_quarantine(checked, quarantine_dir / f"{batch_id}.csv")
-    return checked, quarantine_file
+    return stage.validate(raw, record, setup)
 
 
 @task(name="store-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def store(ledger_url: str, record: BatchRecord, checked: validation.Validated) -> StoreStats:
-    # One transaction: a retry after a dropped connection starts from a clean slate.
-    return store_batch(open_ledger(ledger_url), record, checked.valid)
+def store_batch(
+    record: BatchRecord,
+    raw: importing.RawBatch,
+    checked: validation.Validated,
+    quarantine_file: Path | None,
+    setup: ImportSetup,
+) -> ImportSummary:
+    return stage.store(record, raw, checked, quarantine_file, setup)

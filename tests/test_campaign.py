@@ -20,7 +20,7 @@ from flows.followup_sweep import sweep
 from followup.cli import app
 from followup.config import Settings
 from followup.models import Campaign, Message, Suppression
-from followup.outbound import CUSTOM_ARG_KEYS, PRODUCT_CATEGORY
+from followup.sending.envelopes import CUSTOM_ARG_KEYS, PRODUCT_CATEGORY
 from followup.samples import SAMPLE_NOW, generate_batch, write_batch
 from followup.sandbox import Sandbox, SandboxConfig
 from followup.store import control, open_ledger, reports
@@ -298,7 +298,8 @@ def test_a_voicemail_written_before_its_sender_died_is_settled_from_the_call_she
     import subprocess
     import sys
 
-    from followup.dispatch import recover
+    from followup.sending.setup import SendSetup
+    from followup.stages.sending import recover
     from followup.store.owners import Owner
 
     def dead_owner() -> Owner:
@@ -319,7 +320,7 @@ def test_a_voicemail_written_before_its_sender_died_is_settled_from_the_call_she
         lines = sheet.read_text(encoding="utf-8").splitlines()
         sheet.write_text("\n".join(line for line in lines if lost not in line) + "\n", encoding="utf-8")
 
-    recovered = recover(settings)
+    recovered = recover(SendSetup.of(settings))
     after = ledger(url)
     assert after[on_sheet]["status"] == "sent" and after[on_sheet]["provider_message_id"].startswith("call-sheet:")
     assert after[lost]["status"] == "unknown"

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from followup.delivery import SendPolicy, send_due
+from followup.sending import SendPolicy, send_due
 from followup.models import Batch, Candidate, Event, Message, Suppression
 from followup.sandbox import Sandbox, SandboxConfig
 from followup.store import dialect, open_ledger, recovery, sending

@@ -6,17 +6,11 @@ import base64
 import json
 
 import pytest
-from pydantic import SecretStr
 
 from followup.config import Settings
-from followup.outbound import (
-    CUSTOM_ARG_KEYS,
-    EnvelopeBuilder,
-    SendingRefused,
-    check_can_send,
-    email_transport,
-    router_for,
-)
+from followup.sending.envelopes import CUSTOM_ARG_KEYS, EnvelopeBuilder
+from followup.sending.routing import router_for
+from followup.sending.setup import EmailSetup, SendingRefused, SendSetup, check_can_send, email_transport
 from followup.transports.base import check_limits
 from followup.transports.memory import MemoryTransport
 from followup.transports.sendgrid import SendGridTransport
@@ -60,7 +54,7 @@ def test_a_voicemail_goes_to_the_call_sheet_and_needs_its_row(tmp_path):
     voicemail = claimed_row(channel="voicemail", kind="offer", call_sheet=json.dumps(sheet_row), attachments=None)
     envelope = EnvelopeBuilder("jobs@acme.example")(voicemail)
     email = MemoryTransport()
-    router = router_for(Settings(data_dir=tmp_path), email)
+    router = router_for(SendSetup.of(Settings(data_dir=tmp_path)), email)
     assert router.send(envelope).status == "sent" and email.outbox == []
     sheet = (tmp_path / "call_sheets" / "2026-11-27.csv").read_text(encoding="utf-8").splitlines()
     assert sheet[0].startswith("local_time_to_call,name,phone,script")
@@ -71,22 +65,22 @@ def test_a_voicemail_goes_to_the_call_sheet_and_needs_its_row(tmp_path):
 
 def test_without_a_key_or_a_transport_sending_is_refused_with_the_ways_out(tmp_path):
     with pytest.raises(SendingRefused) as refused:
-        email_transport(Settings(data_dir=tmp_path))
+        email_transport(EmailSetup.of(Settings(data_dir=tmp_path)))
     assert "followup sandbox" in str(refused.value) and "FOLLOWUP_TRANSPORT=file" in str(refused.value)
     with pytest.raises(SendingRefused, match="FOLLOWUP_SMTP_HOST"):
-        email_transport(Settings(data_dir=tmp_path, transport="smtp"))
+        email_transport(EmailSetup.of(Settings(data_dir=tmp_path, transport="smtp")))
     with pytest.raises(SendingRefused, match="FOLLOWUP_FROM_EMAIL"):
-        check_can_send(Settings(data_dir=tmp_path, transport="file"))
+        check_can_send(SendSetup.of(Settings(data_dir=tmp_path, transport="file")))
     with pytest.raises(SendingRefused, match="FOLLOWUP_SUPPRESSION_FILE"):
-        check_can_send(Settings(data_dir=tmp_path, transport="file", from_email="a@b.example",
-                                suppression_file=tmp_path / "missing.csv"))  # fmt: skip
+        check_can_send(SendSetup.of(Settings(data_dir=tmp_path, transport="file", from_email="a@b.example",
+                                             suppression_file=tmp_path / "missing.csv")))  # fmt: skip
 
 
 def test_a_key_alone_chooses_sendgrid_and_never_shows_in_the_settings_repr(tmp_path, monkeypatch):
     monkeypatch.setenv("SENDGRID_API_KEY", "SG.secret-value")
     monkeypatch.setenv("SENDGRID_API_HOST", "http://127.0.0.1:9")
     settings = Settings(data_dir=tmp_path)
-    transport = email_transport(settings)
+    transport = email_transport(EmailSetup.of(settings))
     try:
         assert isinstance(transport, SendGridTransport) and transport.host == "http://127.0.0.1:9"
     finally:
@@ -94,4 +88,4 @@ def test_a_key_alone_chooses_sendgrid_and_never_shows_in_the_settings_repr(tmp_p
     assert "SG.secret-value" not in repr(settings) and "SG.secret-value" not in str(settings.model_dump())
     assert settings.sendgrid_api_key.get_secret_value() == "SG.secret-value"
     with pytest.raises(SendingRefused, match="SENDGRID_API_KEY"):
-        email_transport(Settings(data_dir=tmp_path, transport="sendgrid", sendgrid_api_key=None))
+        email_transport(EmailSetup.of(Settings(data_dir=tmp_path, transport="sendgrid", sendgrid_api_key=None)))

@@ -11,7 +11,7 @@ from followup import importing, validation
 from followup.cli import app
 from followup.config import Settings
 from followup.models import Decision, Message
-from followup.render_stage import RenderSetup
+from followup.stages.rendering import RenderSetup
 from followup.samples import ensure_sample
 from followup.store import open_ledger
 from followup.store.batches import BatchRecord, store_batch
@@ -68,7 +68,7 @@ def test_planned_messages_render_into_the_ledger_in_chunks(ledger_url, tmp_path)
 
 
 def test_a_big_campaign_renders_over_worker_processes_the_same_as_in_one(ledger_url, tmp_path, monkeypatch):
-    from followup import render_stage
+    from followup.stages import rendering as render_stage
 
     decisions = import_sample(ledger_url, tmp_path)
     plan(ledger_url, decisions)

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from followup.cli import app
 from followup.models import Batch, Candidate, Decision, Message, Suppression
 from followup.rendering import Renderer, candidate_context, unsubscribe_token
+from followup.cadence import message_key
 from followup.store import open_ledger, owners, sending
-from followup.store.planning import message_key
 from followup.web import serving
 
 BUSINESS_NOW = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

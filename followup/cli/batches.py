@@ -15,7 +15,7 @@ from rich.table import Table
 
 from followup.cli.common import EXIT_DONE, EXIT_REFUSED, app, err, out, settings_or_refuse
 from followup.config import Settings
-from followup.intake import ImportSummary
+from followup.stages.importing import ImportSummary
 
 
 def _run_import(path: Path, mapping: Path | None, settings: Settings) -> ImportSummary:
@@ -85,10 +85,9 @@ def import_command(
     problem = _not_a_readable_file(file)
     if problem:
         # At once, before Prefect starts, and still as a refusal a script can read (--json).
-        from flows.import_batch import refuse_unreadable
-        from followup.store import open_ledger
+        from followup.stages.importing import refuse_unreadable
 
-        _finish(refuse_unreadable(open_ledger(settings.ledger_url), file, problem), as_json, "")
+        _finish(refuse_unreadable(settings.ledger_url, file, problem), as_json, "")
     _finish(_run_import(file, mapping, settings), as_json, f"Imported {file.name}")
 
 

@@ -16,7 +16,7 @@ from followup.cli.common import app, err, out, parse_now, refuse, settings_or_re
 from followup.cli.messages import TemplatesOption
 from followup.cli.progress import ledger_progress
 from followup.config import Settings
-from followup.outcome import CampaignSummary
+from followup.stages.summaries import CampaignSummary
 
 
 @app.command()
@@ -54,10 +54,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print only a JSON summ
 
 def _sending_settings(settings: Settings) -> None:
     """Refuse at once, before Prefect starts, when nothing could be sent."""
-    from followup.outbound import SendingRefused, check_can_send
+    from followup.sending.setup import SendingRefused, SendSetup, check_can_send
 
     try:
-        check_can_send(settings)
+        check_can_send(SendSetup.of(settings))
     except SendingRefused as exc:
         refuse(str(exc))
 

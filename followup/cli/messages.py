@@ -45,11 +45,11 @@ def preview(
     as_json: Annotated[bool, typer.Option("--json", help="Print only the message as JSON on stdout.")] = False,
 ) -> None:
     """Show exactly what a candidate would receive, without sending or storing anything."""
-    from followup.render_stage import RenderSetup, renderer_for
+    from followup.cadence import message_key
     from followup.rendering import KINDS, CHANNELS, RenderError, assign_variant, candidate_context
+    from followup.stages.rendering import RenderSetup, renderer_for
     from followup.store import open_ledger
     from followup.store.candidates import candidate_with_decision
-    from followup.store.planning import message_key
 
     if kind not in KINDS:
         refuse(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")

@@ -1,4 +1,4 @@
-"""The sender: hands due messages to a transport and records every answer, each message exactly once.
+"""The send loop: hands due messages to a transport and records every answer, each message exactly once.
 
     report = send_due(engine, transport, envelope_for, owner=Owner.current(), policy=SendPolicy(),
                       business_now=now)
@@ -22,8 +22,8 @@ How it keeps its promise (DESIGN.md, "The message ledger"):
   for its turn while claimed.
 - After `pause_after_consecutive_failures` final failures in a row it stops claiming and
   reports paused: a revoked API key should cost fifty messages, not fifty thousand.
-- Once `emails_closed` is set (a daily cap on emails spent), only the channels outside the cap
-  (voicemails, written onto call sheets) are claimed for the rest of the run.
+- Once `emails_closed` is set (a daily cap on emails spent), only the channels the cap does not
+  count (followup.channels: voicemails, written onto call sheets) are claimed for the rest of the run.
 - Ctrl-C (in the main thread) stops claiming: the sends in flight finish and are
   recorded, then KeyboardInterrupt is raised. A second Ctrl-C interrupts at once; whatever it
   leaves `sending` is settled by recover_dead_claims once the process has ended.
@@ -40,17 +40,17 @@ import random
 import signal
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.daily_cap import UNCAPPED_CHANNELS
+from followup import channels
+from followup.sending.policy import SendPolicy, SendReport, TokenBucket
 from followup.store import sending
 from followup.store.owners import Owner
 from followup.transports.base import Envelope, SendOutcome, Transport, check_limits
@@ -75,33 +75,6 @@ _SLICE_FACTOR = 4
 _ERROR_LABEL_LENGTH = 120
 
 
-@dataclass
-class SendPolicy:
-    concurrency: int = 64  # requests in flight, and so the most rows a crash can leave unknown
-    rate_per_s: float | None = None  # at most this many requests a second (token bucket)
-    max_attempts: int = 8  # a retryable message fails after this many attempts
-    base_backoff_s: float = 2.0  # the first retry comes within this many seconds, doubling...
-    max_backoff_s: float = 900.0  # ...up to this
-    pause_after_consecutive_failures: int = 50  # 0: never pause
-    # Retries due within this many (real) seconds are waited for before send_due returns; later
-    # ones stay in retry_wait for the next sweep.
-    wait_for_retries_s: float = 60.0
-
-
-@dataclass
-class SendReport:
-    sent: int = 0
-    retry_wait: int = 0  # left waiting for a retry when the run ended
-    failed: int = 0
-    suppressed: int = 0
-    unknown: int = 0  # the transport raised after taking the message: it may have gone out
-    released: int = 0  # claimed, never handed to the transport, back to rendered
-    paused: bool = False
-    errors: Counter = field(default_factory=Counter)  # every error answer, by short label
-    pause_reason: str | None = None
-    requests: int = 0  # messages handed to the transport, retries included
-
-
 class _Result(NamedTuple):
     row: dict
     outcome: SendOutcome | None  # None: never handed to the transport, or it raised
@@ -124,35 +97,11 @@ def send_due(
     """Send every message due at `business_now` (of `campaign`, or all), retrying within the run
     what comes due again within policy.wait_for_retries_s. `envelope_for(row)` builds the email
     from a claimed row (see sending.claim for its keys); when it raises, that message fails alone.
-    Returns when nothing more is due, or when paused. Once `emails_closed` is set, only
-    UNCAPPED_CHANNELS are claimed."""
+    Returns when nothing more is due, or when paused. Once `emails_closed` is set, only the
+    channels the daily cap does not count are claimed."""
     if policy.concurrency < 1:
         raise ValueError("SendPolicy.concurrency must be at least 1")
     return _Sender(engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, emails_closed).run()
-
-
-class _TokenBucket:
-    """Requests per second with a burst of a tenth of a second's worth, spent by one thread."""
-
-    def __init__(self, rate_per_s: float) -> None:
-        self.rate = rate_per_s
-        self.capacity = max(1.0, rate_per_s / 10)
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
-
-    def take(self, wanted: int) -> int:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        granted = min(wanted, int(self.tokens))
-        self.tokens -= granted
-        return granted
-
-    def give_back(self, unused: int) -> None:
-        self.tokens = min(self.capacity, self.tokens + unused)
-
-    def wait_s(self) -> float:
-        return max(0.0, (1.0 - self.tokens) / self.rate)
 
 
 class _Settlement(NamedTuple):
@@ -189,7 +138,7 @@ class _Sender:
         self.waiting: set[int] = set()  # ids whose latest answer in this run was "retry"
         self.consecutive_failures = 0
         self.next_claim_at = 0.0  # monotonic
-        self.bucket = _TokenBucket(policy.rate_per_s) if policy.rate_per_s else None
+        self.bucket = TokenBucket(policy.rate_per_s) if policy.rate_per_s else None
         self.rng = random.Random()
 
     # --- clocks ---
@@ -259,8 +208,8 @@ class _Sender:
             log.info("asked to stop: finishing the %d sends in flight", len(self.in_flight))
             self.halted.set()
         if self.channels is None and self.emails_closed is not None and self.emails_closed.is_set():
-            log.info("no more emails today: only %s are claimed for the rest of this run", ", ".join(UNCAPPED_CHANNELS))
-            self.channels = UNCAPPED_CHANNELS
+            self.channels = channels.uncapped()
+            log.info("no more emails today: only %s are claimed for the rest of this run", ", ".join(self.channels))
             self.lookahead.clear()  # it holds emails; the next claim reads it afresh
             self.next_claim_at = 0.0
         wanted, refreshed = self._wanted()
@@ -347,7 +296,7 @@ class _Sender:
             elif outcome.status == "sent":
                 settlement.sent.append((row_id, outcome.provider_message_id))
             elif outcome.status == "retry" and attempts < self.policy.max_attempts:
-                settlement.retry.append((row_id, outcome.error or "retry", real_now + self._backoff(attempts, outcome)))
+                settlement.retry.append((row_id, outcome.error or "retry", real_now + self.policy.backoff(attempts, outcome, self.rng)))
             elif outcome.status == "retry":
                 settlement.failed.append((row_id, f"gave up after {attempts} attempts; the last: {outcome.error}"))
             else:
@@ -435,14 +384,6 @@ class _Sender:
         )
         log.error("%s. Nothing more is claimed: fix the cause, then send again.", self.report.pause_reason)
         self.halted.set()
-
-    def _backoff(self, attempts: int, outcome: SendOutcome) -> timedelta:
-        """Full jitter: anywhere up to base * 2^(attempts-1), capped; never before the provider's reset."""
-        ceiling = min(self.policy.max_backoff_s, self.policy.base_backoff_s * 2 ** (attempts - 1))
-        delay = self.rng.uniform(0.0, ceiling)
-        if outcome.retry_after is not None:
-            delay = max(delay, outcome.retry_after)
-        return timedelta(seconds=delay)
 
     def _wind_down(self) -> None:
         """After an error in the coordinator (a second Ctrl-C among them): no more claims; let

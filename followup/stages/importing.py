@@ -1,12 +1,48 @@
-"""What an import reports, to the CLI, the schedule and the flow's caller alike."""
+"""The import stage: a batch file read, validated with Great Expectations, quarantined, gated
+and stored, as four plain steps that the import flow's tasks wrap one to one.
+
+    setup = ImportSetup.of(settings)
+    opened = open_batch(path, setup)          # a BatchRecord, or the summary when there is nothing to do
+    raw = read(path, mapping_file, opened, setup)
+    checked, quarantine_file = validate(raw, opened, setup)
+    summary = store(opened, raw, checked, quarantine_file, setup)
+
+A refusal is a normal outcome, returned as an ImportSummary with status "refused" and recorded in
+the ledger, never raised: a schedule reads it, and Prefect shows no traceback for it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from followup import importing, validation
+from followup.config import Settings
+from followup.store import open_ledger
+from followup.store.batches import BatchRecord, find_imported, new_batch_id, record_refusal, store_batch
+
+
+@dataclass(frozen=True)
+class ImportSetup:
+    """What importing needs from the settings."""
+
+    ledger_url: str
+    docs_dir: Path
+    quarantine_dir: Path
+    max_bad_share: float = 0.20
+    default_country: str | None = None
+    default_timezone: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> ImportSetup:
+        return cls(settings.ledger_url, settings.docs_dir, settings.quarantine_dir, settings.max_bad_share,
+                   settings.country, settings.timezone)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ImportSummary:
+    """What an import reports, to the CLI, the schedule and the flow's caller alike."""
+
     batch_id: str
     status: str  # imported | already_imported | refused
     rows: int = 0
@@ -41,3 +77,81 @@ class ImportSummary:
         data = asdict(self)
         keys = ["batch_id", "status", "rows", "valid", "quarantined", "quarantine_file", "data_docs"]
         return {**{k: data.pop(k) for k in keys}, **data}
+
+
+def refuse_unreadable(ledger_url: str, path: Path, problem: str) -> ImportSummary:
+    """A path that is no readable file: refused and recorded like any refused batch, with no hash
+    (there are no bytes to hash). Needs no Prefect, so the CLI refuses before Prefect starts."""
+    reason = f"cannot read {path}: {problem}"
+    record = BatchRecord(id=new_batch_id(""), source_name=path.name, file_sha256="")
+    record_refusal(open_ledger(ledger_url), record, reason)
+    return ImportSummary(batch_id=record.id, status="refused", reason=reason)
+
+
+def open_batch(path: Path, setup: ImportSetup) -> BatchRecord | ImportSummary:
+    """The new batch's record (its id and the file's hash), or the summary when there is nothing
+    to import: the same bytes were imported before, or the file cannot be read."""
+    try:
+        sha = importing.file_sha256(path)
+    except OSError as exc:
+        return refuse_unreadable(setup.ledger_url, path, exc.strerror or str(exc))
+    known = find_imported(open_ledger(setup.ledger_url), sha)
+    if known is not None:
+        return ImportSummary.of_batch(known, "already_imported")
+    return BatchRecord(id=new_batch_id(sha), source_name=path.name, file_sha256=sha)
+
+
+def read(path: Path, mapping_file: Path | None, record: BatchRecord, setup: ImportSetup) -> importing.RawBatch | ImportSummary:
+    """The batch's rows under our column names, or its recorded refusal (columns missing, a file
+    that cannot be parsed, a bad mapping)."""
+    try:
+        mapping = importing.load_mapping(Path(mapping_file)) if mapping_file else None
+        return importing.read_batch(path, mapping)
+    except importing.ImportRefused as exc:
+        record_refusal(open_ledger(setup.ledger_url), record, str(exc))
+        return ImportSummary(batch_id=record.id, status="refused", reason=str(exc))
+
+
+def validate(raw: importing.RawBatch, record: BatchRecord, setup: ImportSetup) -> tuple[validation.Validated, Path | None]:
+    """The suite's verdict on every row, and the quarantine file of the bad ones (None: no bad row)."""
+    checked = validation.validate_batch(
+        raw,
+        batch_id=record.id,
+        docs_dir=setup.docs_dir,
+        default_country=setup.default_country,
+        default_timezone=setup.default_timezone,
+    )
+    quarantine_file = validation.write_quarantine(checked, setup.quarantine_dir / f"{record.id}.csv")
+    return checked, quarantine_file
+
+
+def store(
+    record: BatchRecord,
+    raw: importing.RawBatch,
+    checked: validation.Validated,
+    quarantine_file: Path | None,
+    setup: ImportSetup,
+) -> ImportSummary:
+    """Refuse the whole batch when too many rows are bad (only the refusal is recorded); else
+    store its good rows, in one transaction, so a retry after a dropped connection starts clean."""
+    record = replace(
+        record,
+        format=raw.format,
+        encoding=raw.encoding,
+        delimiter=raw.delimiter,
+        suite_version=validation.SUITE_VERSION,
+        rows=checked.rows,
+        valid=len(checked.valid),
+        quarantined=len(checked.quarantine),
+        quarantine_file=str(quarantine_file) if quarantine_file else None,
+        data_docs=str(checked.data_docs) if checked.data_docs else None,
+    )
+    summary = ImportSummary.of_batch(record, "imported")
+    engine = open_ledger(setup.ledger_url)
+    refusal = validation.gate_reason(checked, setup.max_bad_share)
+    if refusal:
+        record_refusal(engine, record, refusal)
+        return replace(summary, status="refused", reason=refusal)
+    stats = store_batch(engine, record, checked.valid)
+    return replace(summary, new_candidates=stats.new_candidates, updated_candidates=stats.updated_candidates,
+                   changes=stats.changes)  # fmt: skip

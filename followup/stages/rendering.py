@@ -1,5 +1,9 @@
-"""The render stage as the flows run it: chunks of planned messages rendered into the ledger,
-in this process or, for a big campaign, spread over one process per core.
+"""The render stage as the flows run it: a campaign's planned messages, in chunks rendered into
+the ledger, in this process or, for a big campaign, spread over one process per core.
+
+    ids = planned(ledger_url, campaign)
+    for chunk in chunks(ids): render_and_store(ledger_url, chunk, setup, now)
+    # or, from PARALLEL_FROM messages: render_in_processes(ledger_url, ids, setup, now, processes)
 
 Rendering is CPU work under one interpreter lock, so a second process is what uses a second
 core; each worker compiles the templates once (about two seconds with its imports), which pays
@@ -19,7 +23,7 @@ from pathlib import Path
 from followup.config import Settings
 from followup.rendering import Renderer, render_chunk
 from followup.store import open_ledger
-from followup.store.messages import rows_for_render, save_render_results
+from followup.store.messages import planned_ids, rows_for_render, save_render_results
 
 CHUNK = 2_000
 # Below this many messages a second process costs more to start than it saves.
@@ -49,6 +53,11 @@ def renderer_for(setup: RenderSetup) -> Renderer:
         company_defaults=dict(setup.company_defaults),
         unsubscribe_base_url=setup.unsubscribe_base_url,
     )
+
+
+def planned(ledger_url: str, campaign: str | None = None) -> list[int]:
+    """Ids of the campaign's (or every) message waiting to be rendered, oldest plan first."""
+    return planned_ids(open_ledger(ledger_url), campaign)
 
 
 def render_and_store(ledger_url: str, ids: Sequence[int], setup: RenderSetup, now: datetime | None) -> dict[str, int]:

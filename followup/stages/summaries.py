@@ -1,13 +1,28 @@
-"""What a campaign run reports: to the terminal, to --json, and as a Prefect table artifact."""
+"""What a campaign run and a sweep report (to the terminal, to --json, and as Prefect table
+artifacts), and the ledger queries that fill them in.
+
+    summary, calls = campaign_outcome(ledger_url, call_sheet_dir, summary)   # after a run
+    summary = dry_run_outcome(ledger_url, scratch_ledger_url, summary)       # after a dry run
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from followup.intake import ImportSummary
+from followup.channels import delivered_by
+from followup.models import CampaignState
+from followup.stages.importing import ImportSummary
+from followup.store import close_ledger, open_ledger
+from followup.store.control import campaign_state
+from followup.store.reports import call_sheet_rows, failure_reasons, keys_past_rendering, rendered_messages, status_counts
 
 # The statuses a run reports, in the order a recruiter reads them.
 REPORTED = ("sent", "failed", "suppressed", "unknown", "retry_wait", "cancelled", "rendered", "planned")
+# The reasons a run lists: messages that wait for a person or for a retry.
+_NEEDS_A_PERSON = ("failed", "unknown", "suppressed", "retry_wait")
+_SAMPLES = 3  # rendered messages a dry run shows
 
 
 @dataclass
@@ -73,3 +88,33 @@ class SweepSummary:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def campaign_outcome(ledger_url: str, call_sheet_dir: Path, summary: CampaignSummary) -> tuple[CampaignSummary, list[dict]]:
+    """The summary with the campaign's counts, reasons and state, and its call-sheet rows."""
+    engine = open_ledger(ledger_url)
+    summary.counts = status_counts(engine, summary.campaign)
+    summary.reasons = failure_reasons(engine, summary.campaign, _NEEDS_A_PERSON)
+    state = campaign_state(engine, summary.campaign)
+    if state is not None and state[0] is CampaignState.PAUSED:
+        # Paused before this run (by hand, or by an earlier run): it planned and rendered, sent nothing.
+        summary.status, summary.reason = "paused", summary.reason or state[1]
+    calls = call_sheet_rows(engine, summary.campaign, delivered_by("call_sheet"))
+    days = sorted({row.get("local_time_to_call", "")[:10] for row in calls})
+    summary.call_sheets = [str(call_sheet_dir / f"{day}.csv") for day in days]
+    return summary, calls
+
+
+def dry_run_outcome(ledger_url: str, scratch_ledger_url: str, summary: CampaignSummary) -> CampaignSummary:
+    """The summary with what a dry run rendered in its scratch ledger, less what the real ledger
+    shows was handed on already: the counts and samples a real run would send."""
+    handled = keys_past_rendering(open_ledger(ledger_url), summary.campaign)
+    scratch = open_ledger(scratch_ledger_url)
+    rows = [r for r in rendered_messages(scratch, summary.campaign) if r["message_key"] not in handled]
+    summary.already_planned = summary.planned - len(rows) - summary.render_failed
+    summary.would_send = dict(Counter(f"{r['kind']}/{r['channel']}" for r in rows))
+    summary.samples = [{k: v for k, v in r.items() if k != "message_key"} for r in rows[:_SAMPLES]]
+    summary.counts = status_counts(scratch, summary.campaign)
+    summary.reasons = failure_reasons(scratch, summary.campaign, ("failed",))
+    close_ledger(scratch_ledger_url)  # its file goes with the dry run's scratch folder
+    return summary

@@ -95,6 +95,13 @@ def open_ledger(url: str) -> Engine:
     return engine
 
 
+def close_ledger(url: str) -> None:
+    """Release the pooled connections of one ledger (a scratch ledger about to be deleted)."""
+    engine = _ENGINES.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
 def close_ledgers() -> None:
     """Release every pooled connection (tests dropping a scratch schema, a process shutting down)."""
     while _ENGINES:

@@ -1,41 +1,43 @@
-"""Planning: the first message of a campaign for every decision of a batch, as ledger rows.
+"""Planning's SQL: the campaign row, the decisions a batch stored, and new message rows.
 
-Every message exists in `messages` (status planned) before anything renders or sends it; its
-message_key is derived from what makes it unique, so planning the same batch into the same
-campaign twice adds nothing (INSERT ... ON CONFLICT DO NOTHING on the unique key).
+Every message exists in `messages` (status planned) before anything renders or sends it. The
+rows come from the cadence's rules (followup.cadence, through followup.stages.planning); the
+store only writes them: a row whose message_key exists already is skipped (INSERT ... ON
+CONFLICT DO NOTHING on the unique key), so planning the same batch twice adds nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timezone
+from itertools import islice
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Campaign, CampaignState, Candidate, Decision, MessageStatus, utcnow
+from followup.models import Campaign, CampaignState, Candidate, Decision, MessageStatus
 from followup.store.dialect import DriverSql
 
-# The first message a decision gets; follow-up steps are planned by the sweep's cadence.
-FIRST_KIND = {"offer": "offer", "reject": "rejection"}
 _INSERT_CHUNK = 10_000
 
 
-def message_key(campaign: str, candidate_id: str, kind: str, step: int, channel: str) -> str:
-    """Opaque and stable: it travels to SendGrid as custom_args.message_key, so no personal data."""
-    raw = "\x1f".join((campaign, candidate_id, kind, str(step), channel))
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+class NewMessage(NamedTuple):
+    message_key: str
+    campaign: str
+    candidate_id: str
+    decision_id: int
+    kind: str
+    step: int
+    channel: str
+    scheduled_for: datetime  # UTC
 
 
-@dataclass(frozen=True)
-class PlanResult:
-    planned: int  # new rows
-    already: int  # rows that existed from an earlier run of the same campaign
-
-
-class CampaignClosed(Exception):
-    """The campaign was cancelled: nothing more is planned or sent for it."""
+class StoredDecision(NamedTuple):
+    decision_id: int
+    candidate_id: str
+    decision: str
+    channel: str
 
 
 def ensure_campaign(engine: Engine, name: str) -> CampaignState:
@@ -44,42 +46,41 @@ def ensure_campaign(engine: Engine, name: str) -> CampaignState:
     with engine.begin() as conn:
         state = conn.execute(sa.select(table.c.state).where(table.c.name == name)).scalar()
         if state is None:
-            conn.execute(table.insert().values(name=name, state=CampaignState.ACTIVE.value, updated_at=utcnow()))
+            conn.execute(table.insert().values(name=name, state=CampaignState.ACTIVE.value,
+                                               updated_at=datetime.now(timezone.utc)))  # fmt: skip
             return CampaignState.ACTIVE
     return CampaignState(state)
 
 
-def plan_batch(engine: Engine, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:
-    """Plan the first message (offer or rejection, on the candidate's channel) for every
-    decision the batch stored, due at `business_now`."""
-    if ensure_campaign(engine, campaign) is CampaignState.CANCELLED:
-        raise CampaignClosed(f"campaign {campaign!r} was cancelled; plan under another --campaign name")
-    decisions = (
+def batch_decisions(engine: Engine, batch_id: str) -> list[StoredDecision]:
+    """Every decision the batch stored, with the candidate's channel, in the batch's order."""
+    query = (
         sa.select(Decision.id, Decision.candidate_id, Decision.decision, Candidate.channel)
         .join(Candidate, Candidate.candidate_id == Decision.candidate_id)
         .where(Decision.batch_id == batch_id)
         .order_by(Decision.id)
     )
-    due = business_now.astimezone(timezone.utc)
-    now = utcnow()
+    with engine.connect() as conn:
+        return [StoredDecision(*row) for row in conn.execute(query)]
+
+
+def insert_messages(engine: Engine, messages: Iterable[NewMessage]) -> int:
+    """Store planned messages, a chunk at a time (a million never become a million tuples at
+    once), skipping those already planned. Returns how many are new."""
     planned = 0
+    rows = iter(messages)
+    now = datetime.now(timezone.utc)
     with engine.begin() as conn:
         driver = DriverSql.of(conn.dialect)
-        when = driver.time(due)
         created = driver.time(now)
         sql = (
             "INSERT INTO messages (message_key, campaign, candidate_id, decision_id, kind, step, channel,"
-            " status, scheduled_for, attempts, created_at, updated_at)"
-            f" VALUES ({driver.marks(12)}) ON CONFLICT (message_key) DO NOTHING"
+            f" status, scheduled_for, attempts, created_at, updated_at) VALUES ({driver.marks(12)})"
+            " ON CONFLICT (message_key) DO NOTHING"
         )
-        found = conn.execute(decisions).all()
-        total = len(found)
-        for start in range(0, total, _INSERT_CHUNK):
-            # Message rows a chunk at a time: a million decisions never become a million tuples.
-            rows = []
-            for decision_id, candidate_id, decision, channel in found[start : start + _INSERT_CHUNK]:
-                kind = FIRST_KIND[decision]
-                rows.append((message_key(campaign, candidate_id, kind, 0, channel), campaign, candidate_id,
-                             decision_id, kind, 0, channel, MessageStatus.PLANNED.value, when, 0, created, created))  # fmt: skip
-            planned += conn.exec_driver_sql(sql, rows).rowcount
-    return PlanResult(planned=planned, already=total - planned)
+        while chunk := list(islice(rows, _INSERT_CHUNK)):
+            values = [(m.message_key, m.campaign, m.candidate_id, m.decision_id, m.kind, m.step, m.channel,
+                       MessageStatus.PLANNED.value, driver.time(m.scheduled_for), 0, created, created)
+                      for m in chunk]  # fmt: skip
+            planned += conn.exec_driver_sql(sql, values).rowcount
+    return planned

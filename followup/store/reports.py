@@ -81,10 +81,11 @@ def rendered_messages(engine: Engine, campaign: str) -> list[dict]:
         return [dict(zip(columns, row)) for row in conn.execute(query)]
 
 
-def call_sheet_rows(engine: Engine, campaign: str) -> list[dict]:
-    """The call-sheet rows of the campaign's voicemails written so far, by time to call."""
+def call_sheet_rows(engine: Engine, campaign: str, channels: Sequence[str]) -> list[dict]:
+    """The call-sheet rows written so far for the campaign's messages on `channels` (those
+    delivered onto call sheets), by time to call."""
     query = sa.select(_M.c.call_sheet).where(
-        _M.c.campaign == campaign, _M.c.channel == "voicemail", _M.c.status == MessageStatus.SENT.value
+        _M.c.campaign == campaign, _M.c.channel.in_(channels), _M.c.status == MessageStatus.SENT.value
     )
     with engine.connect() as conn:
         rows = [row for row in conn.execute(query).scalars() if row]

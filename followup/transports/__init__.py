@@ -5,7 +5,8 @@
     transport.close()
 
 Backends: sendgrid (SendGrid's v3 API), smtp (any SMTP server), file (.eml files in a folder),
-memory (a list the tests read). Each lives in its own module and is imported only when chosen,
+memory (a list the tests read), and call_sheet (the recruiter's call sheets: where a channel
+delivered by a call goes, see followup.channels). Each lives in its own module and is imported only when chosen,
 so picking the file transport never loads the sendgrid package.
 """
 
@@ -21,6 +22,7 @@ _BACKENDS = {
     "smtp": ("followup.transports.smtp", "SMTPTransport"),
     "file": ("followup.transports.file", "FileTransport"),
     "memory": ("followup.transports.memory", "MemoryTransport"),
+    "call_sheet": ("followup.transports.callsheet", "CallSheetTransport"),
 }
 TRANSPORT_KINDS = tuple(_BACKENDS)
 
@@ -28,7 +30,7 @@ TRANSPORT_KINDS = tuple(_BACKENDS)
 def make_transport(kind: str, **options: Any) -> Transport:
     """A ready transport of `kind`; `options` are that backend's constructor arguments:
     sendgrid(api_key, host, timeout, pooled, pool_size), smtp(host, port, username, password,
-    timeout, ssl_context, require_tls, smtpapi), file(directory), memory()."""
+    timeout, ssl_context, require_tls, smtpapi), file(directory), memory(), call_sheet(directory)."""
     try:
         module_name, class_name = _BACKENDS[kind]
     except KeyError:

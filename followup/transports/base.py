@@ -36,7 +36,7 @@ RESERVED_HEADERS = frozenset(
 
 @dataclass(frozen=True)
 class Envelope:
-    """Everything a transport needs to deliver one email."""
+    """Everything a transport needs to deliver one message."""
 
     message_key: str
     to_email: str
@@ -50,11 +50,14 @@ class Envelope:
     # {message_key, campaign, candidate_id, kind, step, channel, variant}: opaque ids only, all
     # str. SendGrid keeps them for good as non-personal data, so never names or addresses.
     custom_args: dict[str, str]
+    # Its channel (followup.channels) says how it is delivered: by the email transport, or as a
+    # row on the recruiter's call sheet.
+    channel: str = "email"
     categories: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)  # e.g. List-Unsubscribe
     attachments: tuple[tuple[str, str, bytes], ...] = ()  # (filename, content_type, content)
-    # A voicemail is not an email: its delivery is this row on the recruiter's call sheet
-    # (name, phone, local_time_to_call, script); None for every email.
+    # For a channel delivered onto the call sheet: its row (name, phone, local_time_to_call,
+    # script), made at render time; None for everything that goes by mail.
     call_sheet: dict[str, str] | None = None
 
 

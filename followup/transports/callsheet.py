@@ -1,4 +1,5 @@
-"""The recruiter's call sheet: where a voicemail message is delivered (DESIGN.md, the ledger).
+"""The recruiter's call sheet: where a voicemail message is delivered (DESIGN.md, the ledger;
+followup.channels declares which channels go here).
 
 A voicemail counts as sent once its row is on the sheet for the day it should be called: one
 UTF-8 CSV per local calling day under the data dir, appended to as messages are sent, every

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 
-from followup.delivery import SendPolicy, send_due
+from followup.sending import SendPolicy, send_due
 from followup.store import open_ledger
 from followup.store.owners import Owner
 from followup.transports import Envelope

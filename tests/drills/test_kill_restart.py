@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from followup.delivery import SendPolicy, send_due
+from followup.sending import SendPolicy, send_due
 from followup.models import Batch, Candidate, Event, Message
 from followup.sandbox import Sandbox, SandboxConfig
 from followup.store import open_ledger, recovery

@@ -1,0 +1,42 @@
+"""The plan stage: the cadence's first step for every decision of a batch, as ledger rows.
+
+The rules (which message comes first, when it is due, its key) are the cadence's
+(followup.cadence); the store writes the rows, and a row planned before is not planned again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from followup.cadence import first_step, message_key
+from followup.models import CampaignState
+from followup.store import open_ledger
+from followup.store.planning import NewMessage, batch_decisions, ensure_campaign, insert_messages
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    planned: int  # new rows
+    already: int  # rows that existed from an earlier run of the same campaign
+
+
+class CampaignClosed(Exception):
+    """The campaign was cancelled: nothing more is planned or sent for it."""
+
+
+def plan_batch(ledger_url: str, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:
+    """Plan the first message (offer or rejection, on the candidate's channel) for every
+    decision the batch stored, due at `business_now`."""
+    engine = open_ledger(ledger_url)
+    if ensure_campaign(engine, campaign) is CampaignState.CANCELLED:
+        raise CampaignClosed(f"campaign {campaign!r} was cancelled; plan under another --campaign name")
+    decisions = batch_decisions(engine, batch_id)
+    messages = (
+        NewMessage(message_key(campaign, d.candidate_id, step.kind, step.step, step.channel), campaign,
+                   d.candidate_id, d.decision_id, *step)
+        for d in decisions
+        for step in (first_step(d.decision, d.channel, business_now),)
+    )  # fmt: skip
+    planned = insert_messages(engine, messages)
+    return PlanResult(planned=planned, already=len(decisions) - planned)
