@@ -1,0 +1,139 @@
+"""The ASGI app: requests to the handler module of their rule, and what every answer shares.
+
+Every answer carries the same headers; a refusal (404, 405, 413) is a line of plain text; a
+failure is logged with addresses masked and answered with a page, 503 when the ledger is down
+or locked (worth a retry), 500 otherwise; each answer is one line of followup's access log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from followup.logs import mask_email
+from followup.web import health, pages, unsubscribe
+
+log = logging.getLogger(__name__)
+
+# The token in an unsubscribe URL is all it takes to unsubscribe: no caching, no Referer to elsewhere.
+COMMON_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+
+
+def make_app(engine: Engine) -> Starlette:
+    """The app answering from `engine`'s ledger; any ASGI server can carry it."""
+    app = Starlette(
+        routes=[health.route, unsubscribe.route],
+        # Outermost first: the access log and the headers see the failure pages too.
+        middleware=[Middleware(_AccessLog), Middleware(_CommonHeaders), Middleware(_AnswerFailures)],
+        exception_handlers={HTTPException: _refusal},
+    )
+    # Starlette would redirect /health/ and /unsubscribe to their neighbours; they are not found.
+    app.router.redirect_slashes = False
+    app.state.engine = engine
+    return app
+
+
+async def _refusal(request: Request, exc: HTTPException) -> PlainTextResponse:
+    headers = dict(exc.headers or {})
+    if "Allow" in headers:
+        # Route joins its methods from a set: one order, whatever the hash seed.
+        headers["Allow"] = ", ".join(sorted(headers["Allow"].split(", ")))
+    return PlainTextResponse(f"{exc.detail.lower()}\n", exc.status_code, headers=headers)
+
+
+class _AccessLog:
+    """'"GET /path HTTP/1.1" 200' at INFO once an answer starts; /health only with --verbose,
+    since a load balancer asks for it every few seconds."""
+
+    # Not uvicorn's access log: that one writes every line at INFO, /health too, and leads with
+    # the client's address.
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        level = logging.DEBUG if scope["path"] == health.PATH else logging.INFO
+        target = scope["raw_path"].decode("latin-1")
+        if scope["query_string"]:
+            target += "?" + scope["query_string"].decode("latin-1")
+
+        async def logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                log.log(level, '"%s %s HTTP/%s" %s', scope["method"], target, scope["http_version"],
+                        message["status"])  # fmt: skip
+            await send(message)
+
+        await self.app(scope, receive, logged)
+
+
+class _CommonHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in COMMON_HEADERS.items():
+                    headers.setdefault(name, value)
+                # ASGI names headers in lower case; they go out as HTTP/1.1 servers write them
+                # (Content-Type), since some clients match them case-sensitively (a dict made
+                # of urllib's headers, for one).
+                message["headers"] = [(_canonical(name), value) for name, value in message["headers"]]
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
+def _canonical(name: bytes) -> bytes:
+    return b"-".join(part.capitalize() for part in name.split(b"-"))
+
+
+class _AnswerFailures:
+    # Not an exception handler for Exception: Starlette runs that one in ServerErrorMiddleware,
+    # which re-raises after answering so that the server logs the traceback, unmasked at ERROR;
+    # SQLAlchemy's message may quote the address among its parameters.
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except ClientDisconnect:
+            log.debug("client went away during %s %s", scope["method"], scope["path"])
+        except Exception as exc:
+            log.error("%s %s failed: %s", scope["method"], scope["path"], mask_email(str(exc)))
+            log.debug("traceback", exc_info=True)
+            if started:  # mid-answer: too late for a page
+                return
+            transient = isinstance(exc, sa.exc.SQLAlchemyError)
+            await pages.try_again_later(503 if transient else 500)(scope, receive, send)
