@@ -3,6 +3,7 @@ and the next send stage suppresses every message to that address."""
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +24,7 @@ from followup.rendering import Renderer, candidate_context, unsubscribe_token
 from followup.cadence import message_key
 from followup.store import open_ledger, owners, sending
 from followup.web import serving
+from followup.web.unsubscribe import MAX_BODY_BYTES
 
 BUSINESS_NOW = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 # Mixed case on purpose: the address is recorded as the candidate typed it, and still matched.
@@ -161,6 +164,42 @@ def test_the_server_answers_nothing_else(ledger_url):
         assert fetch(url + "/health", "POST", b"")[0] == 405
         assert fetch(link, "POST", ONE_CLICK + b"&" + b"x" * 10_000)[0] == 413
         assert suppressions(engine) == []
+
+
+def test_every_answer_carries_the_same_headers_and_names_no_server_software(ledger_url):
+    engine = open_ledger(ledger_url)
+    with serving(engine) as url:
+        _, link = seed_keep_in_touch(engine, url + "/unsubscribe")
+        for target, method, body, expected in (
+            (link, "GET", None, 200), (link, "HEAD", None, 200), (link, "POST", ONE_CLICK, 200),
+            (url + "/health", "GET", None, 200), (url + "/health", "PUT", b"", 405),
+            (url + "/unsubscribe/!!!", "GET", None, 404), (url + "/nowhere", "GET", None, 404),
+            (link, "POST", b"x" * (MAX_BODY_BYTES + 1), 413),
+        ):  # fmt: skip
+            status, headers, _ = fetch(target, method, body)
+            headers = {name.lower(): value for name, value in headers.items()}
+            assert status == expected, (target, method)
+            assert headers["cache-control"] == "no-store" and headers["referrer-policy"] == "no-referrer"
+            assert headers["x-content-type-options"] == "nosniff"
+            assert headers["content-security-policy"] == (
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+            )
+            assert headers["server"] == "followup"
+        assert fetch(url + "/health", "PUT", b"")[1]["Allow"] == "GET, HEAD"
+
+
+def test_a_chunked_one_click_body_is_read_and_limited_as_it_arrives(ledger_url):
+    engine = open_ledger(ledger_url)
+    with serving(engine) as url:
+        key, link = seed_keep_in_touch(engine, url + "/unsubscribe")
+        parts = urlsplit(link)
+        for chunks, expected in (([b"x" * 1000] * 5, 413), ([ONE_CLICK[:10], ONE_CLICK[10:]], 200)):
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            conn.request("POST", parts.path, body=iter(chunks), encode_chunked=True,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+            assert conn.getresponse().status == expected
+            conn.close()
+        assert [r["source"] for r in suppressions(engine)] == [f"one-click:{key}"]
 
 
 def test_serve_help_says_which_url_must_reach_it():
