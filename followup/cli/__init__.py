@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 # Each module registers its commands on the one app.
-from followup.cli import batches, delivery, messages, serve  # noqa: F401  (imported for their commands)
+from followup.cli import batches, delivery, messages, servers  # noqa: F401  (imported for their commands)
 from followup.cli.common import app, err
 
 
