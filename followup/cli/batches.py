@@ -13,7 +13,7 @@ import typer
 from pydantic import SecretStr
 from rich.table import Table
 
-from followup.cli.common import EXIT_DONE, EXIT_REFUSED, app, err, out, settings_or_refuse
+from followup.cli.common import EXIT_DONE, EXIT_REFUSED, JsonOption, app, err, out, settings_or_refuse
 from followup.config import Settings
 from followup.stages.importing import ImportSummary
 
@@ -74,7 +74,7 @@ def import_command(
             dir_okay=False,
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON summary on stdout.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Import and validate a candidate batch; bad rows go to data/quarantine/<batch>.csv with reasons.
 
@@ -103,7 +103,7 @@ def _not_a_readable_file(path: Path) -> str | None:
 
 @app.command()
 def demo(
-    as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON summary on stdout.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Run a whole round on embedded defaults, sending nothing: a sample ATS export imported,
     validated, and every candidate messaged through a local SendGrid-compatible sandbox.

@@ -1,11 +1,12 @@
-"""What every command shares: the Typer app, the consoles, settings, refusals and exit codes."""
+"""What every command shares: the Typer app, the consoles, settings, refusals, exit codes and
+the options several commands take."""
 
 from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -36,6 +37,29 @@ EXIT_DONE, EXIT_FAILURE, EXIT_REFUSED = 0, 1, 2
 
 class State:
     settings_file: Path | None = None
+
+
+def json_option(what: str = "a JSON summary") -> Any:
+    """--json: stdout holds only `what`, so a script can read it (the logs go to stderr)."""
+    return Annotated[bool, typer.Option("--json", help=f"Print only {what} on stdout.")]
+
+
+def now_option(purpose: str = "that decides what is due; default: now") -> Any:
+    """--now: the business clock as of which the command acts (see parse_now)."""
+    return Annotated[Optional[str], typer.Option("--now", help=f"Business time (ISO 8601) {purpose}.")]
+
+
+JsonOption = json_option()
+NowOption = now_option()
+TemplatesOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--templates",
+        help="Your templates folder; its files override ours by path and render in a sandbox.",
+        exists=True,
+        file_okay=False,
+    ),
+]
 
 
 def quiet_services() -> None:

@@ -12,18 +12,20 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from followup.cli.common import app, err, out, parse_now, refuse, settings_or_refuse
-from followup.cli.messages import TemplatesOption
+from followup.cli.common import (
+    JsonOption,
+    NowOption,
+    TemplatesOption,
+    app,
+    err,
+    out,
+    parse_now,
+    refuse,
+    settings_or_refuse,
+)
 from followup.cli.progress import ledger_progress
 from followup.config import Settings
 from followup.stages.summaries import CampaignSummary
-
-
-NowOption = Annotated[
-    Optional[str],
-    typer.Option("--now", help="Business time (ISO 8601) that decides what is due; default: now."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print only a JSON summary on stdout.")]
 
 
 def _sending_settings(settings: Settings) -> None:

@@ -9,8 +9,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from followup.cli.common import EXIT_DONE, EXIT_FAILURE, app, err, out, parse_now, refuse, settings_or_refuse
-
+from followup.cli.common import (
+    EXIT_DONE,
+    EXIT_FAILURE,
+    TemplatesOption,
+    app,
+    err,
+    json_option,
+    now_option,
+    out,
+    parse_now,
+    refuse,
+    settings_or_refuse,
+)
 
 KINDS_HELP = "offer, offer_nudge, rejection, keep_in_touch or in_person_invite"
 # An offer's reasons are strengths and a rejection's are feedback: never cross them.
@@ -18,15 +29,6 @@ KINDS_FOR_DECISION = {
     "offer": ("offer", "offer_nudge", "in_person_invite"),
     "reject": ("rejection", "keep_in_touch"),
 }
-TemplatesOption = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--templates",
-        help="Your templates folder; its files override ours by path and render in a sandbox.",
-        exists=True,
-        file_okay=False,
-    ),
-]
 
 
 @app.command()
@@ -41,8 +43,8 @@ def preview(
     campaign: Annotated[str, typer.Option("--campaign", help="Campaign name; decides the A/B variant.")] = "preview",
     templates: TemplatesOption = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write the HTML part to this file.")] = None,
-    now: Annotated[Optional[str], typer.Option("--now", help="Business time (ISO 8601) to render as of.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print only the message as JSON on stdout.")] = False,
+    now: now_option("to render as of") = None,
+    as_json: json_option("the message as JSON") = False,
 ) -> None:
     """Show exactly what a candidate would receive, without sending or storing anything."""
     from followup.cadence import message_key
@@ -108,7 +110,7 @@ app.add_typer(templates_app, name="templates")
 @templates_app.command("check")
 def templates_check(
     templates: TemplatesOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print only the problems as JSON on stdout.")] = False,
+    as_json: json_option("the problems as JSON") = False,
 ) -> None:
     """Render every template against sample candidates and report problems.
 
