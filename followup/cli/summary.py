@@ -1,0 +1,68 @@
+"""How a campaign's outcome is printed, by `followup run` and by `followup demo` alike."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.table import Table
+
+from followup.cli.common import err, out
+from followup.stages.summaries import CampaignSummary
+
+
+def print_campaign(summary: CampaignSummary, as_json: bool) -> None:
+    """A campaign's outcome: the JSON document alone with --json, else the counts and what needs a person."""
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_json(), default=str) + "\n")
+    if summary.status == "refused":
+        err.print(f"[bold red]Refused:[/bold red] {summary.reason}")
+        if summary.batch.quarantine_file:
+            err.print(f"The rows and their problems: {summary.batch.quarantine_file}")
+        return
+    if as_json:
+        return
+    batch = summary.batch
+    out.print(f"[bold]Campaign {summary.campaign}[/bold]"
+              f"{' (dry run: nothing sent, nothing stored)' if summary.status == 'dry_run' else ''}")  # fmt: skip
+    out.print(f"batch {batch.batch_id}: {batch.rows} rows, {batch.valid} valid, {batch.quarantined} quarantined"
+              + (f" ({batch.quarantine_file})" if batch.quarantine_file else ""))  # fmt: skip
+    if batch.data_docs:
+        out.print(f"data docs: {batch.data_docs}", markup=False)
+    out.print(f"messages: {summary.planned} planned now, {summary.already_planned} from earlier runs; "
+              f"{summary.rendered} rendered, {summary.render_failed} could not be rendered")  # fmt: skip
+    if summary.status == "dry_run":
+        out.print(_counts_table("Would be sent", "kind / channel", summary.would_send))
+        for sample in summary.samples:
+            out.print(f"\n[dim]--- {sample['candidate_id']}: {sample['kind']} / {sample['channel']} "
+                      f"/ variant {sample['variant']} ---[/dim]")  # fmt: skip
+            if sample["subject"]:
+                out.print(f"Subject: {sample['subject']}", markup=False)
+            out.print(sample["text_body"] or "", markup=False)
+    else:
+        out.print(_counts_table("Outcome", "status", summary.counts))
+    _print_reasons(summary.reasons)
+    for sheet in summary.call_sheets:
+        out.print(f"call sheet: {sheet}")
+    if summary.status == "paused":
+        err.print(f"[bold red]Paused:[/bold red] {summary.reason}\n"
+                  f"Fix the cause, then `followup resume {summary.campaign}` and `followup sweep`.")  # fmt: skip
+    elif summary.status != "dry_run" and summary.counts.get("rendered"):
+        err.print(f"{summary.counts['rendered']} messages are ready and not yet sent (the daily cap was reached, "
+                  "or they are scheduled later); `followup sweep` sends them when due.")  # fmt: skip
+    if summary.counts.get("retry_wait"):
+        err.print(f"{summary.counts['retry_wait']} messages wait for a retry; `followup sweep` sends them when due.")
+
+
+def _counts_table(title: str, what: str, counts: dict[str, int]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(what)
+    table.add_column("messages", justify="right")
+    for key, n in sorted(counts.items()):
+        table.add_row(key, str(n))
+    return table
+
+
+def _print_reasons(reasons: list[tuple[str, str, int]]) -> None:
+    for status, reason, n in reasons:
+        out.print(f"  {n} {status}: {reason[:200]}", markup=False)
