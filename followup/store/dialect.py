@@ -1,10 +1,11 @@
-"""How the ledger's plain driver SQL meets its two databases: placeholders, datetimes, and the
-cap on bound parameters.
+"""How the ledger's SQL meets its two databases: the driver's placeholder, datetimes as each
+stores them, and SQLite's cap on bound parameters.
 
 The hot paths (claiming, settling, rendering, planning, bulk import) bypass SQLAlchemy's per-row
 bind and result processing and hand values to the driver themselves, so they do by hand what
 SQLAlchemy's DateTime type would do: UTC everywhere; on SQLite naive text in the layout that
-type stores and compares ("2026-11-26 09:00:00.000000"), on PostgreSQL aware datetimes.
+type stores and compares as text ("2026-11-26 09:00:00.000000"), on PostgreSQL aware datetimes.
+Queries through SQLAlchemy get SQLite's datetimes back naive, hence aware().
 """
 
 from __future__ import annotations
