@@ -17,11 +17,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from followup import importing
 from followup.config import Settings, load_settings
 from followup.sending.setup import SendSetup
 from followup.stages.importing import ImportSummary
-from followup.stages.planning import CampaignClosed
+from followup.stages.planning import CampaignClosed, default_campaign_name
 from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import CampaignSummary
 from flows.import_batch import import_batch
@@ -36,11 +35,6 @@ from tasks.sending import (
 )
 
 _ARTIFACT_CALLS = 1_000  # a table artifact is for reading; the CSV holds the whole sheet
-
-
-def default_campaign_name(path: Path) -> str:
-    """"round-3.csv" -> "round-3-1a2b3c4d": readable, and the same for the same bytes."""
-    return f"{path.stem}-{importing.file_sha256(path)[:8]}"
 
 
 @flow(name="campaign", validate_parameters=False)

@@ -46,6 +46,8 @@ CHANNELS: dict[str, Channel] = {
     )
 }  # fmt: skip
 CHANNEL_NAMES = tuple(CHANNELS)
+# A row that names no channel (DESIGN.md, input columns).
+DEFAULT_CHANNEL = "email"
 
 
 def uncapped() -> tuple[str, ...]:

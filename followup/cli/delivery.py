@@ -75,7 +75,8 @@ def run(
     settings = settings_or_refuse()
     if not dry_run:
         _sending_settings(settings)
-    from flows.campaign import default_campaign_name, run_campaign
+    from flows.campaign import run_campaign
+    from followup.stages.planning import default_campaign_name
 
     name = campaign or default_campaign_name(file)
     if dry_run:  # it renders into a scratch ledger that nothing can watch: a spinner will do

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+from followup import importing
 from followup.cadence import first_step, message_key
 from followup.models import CampaignState
 from followup.store import open_ledger
@@ -23,6 +25,12 @@ class PlanResult:
 
 class CampaignClosed(Exception):
     """The campaign was cancelled: nothing more is planned or sent for it."""
+
+
+def default_campaign_name(path: Path) -> str:
+    """"round-3.csv" -> "round-3-1a2b3c4d": readable, and the same for the same bytes, so running
+    the same file again continues the same campaign."""
+    return f"{path.stem}-{importing.file_sha256(path)[:8]}"
 
 
 def plan_batch(ledger_url: str, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from followup.channels import DEFAULT_CHANNEL
 from followup.logs import mask_email
 
 # SendGrid's limits (shared/sendgrid/README.md); every backend applies them so that a message
@@ -52,7 +53,7 @@ class Envelope:
     custom_args: dict[str, str]
     # Its channel (followup.channels) says how it is delivered: by the email transport, or as a
     # row on the recruiter's call sheet.
-    channel: str = "email"
+    channel: str = DEFAULT_CHANNEL
     categories: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)  # e.g. List-Unsubscribe
     attachments: tuple[tuple[str, str, bytes], ...] = ()  # (filename, content_type, content)

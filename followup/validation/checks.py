@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from followup.channels import DEFAULT_CHANNEL
 from followup.importing import FREE_TEXT_COLUMNS, RawBatch
 from followup.validation.derive import (
     FIRST_YEAR, LAST_YEAR, as_shown, canonical_locale, canonical_zone, channel_name, e164, parse_dates,
@@ -94,7 +95,7 @@ def prepare(raw: RawBatch, default_country: str | None = None, default_timezone:
     for c in TEXT_COLUMNS:  # line breaks are stored as LF
         typed[c] = col[c].str.replace("\r\n?", "\n", regex=True) if scans[c].has_cr else col[c]
     typed["decision"] = col["decision"].str.lower()
-    typed["channel"] = per_unique(col["channel"], channel_name).fillna("email")
+    typed["channel"] = per_unique(col["channel"], channel_name).fillna(DEFAULT_CHANNEL)
 
     for c, known, rule, what in (
         ("country", COUNTRIES, "country_unknown", " is not a two-letter ISO 3166 country code (such as US, GB or DE)"),
