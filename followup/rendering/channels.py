@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from jinja2 import Template
 
+from followup.cadence import calendar
 from followup.channels import CHANNELS, Channel
 
 from . import ics
@@ -332,7 +333,7 @@ class Renderer:
         row = {
             "name": _one_line(ctx.get("full_name") or ""),
             "phone": phone,
-            "local_time_to_call": ics.call_time(ctx["now"], get_zone(ctx["timezone"]), region).strftime(
+            "local_time_to_call": calendar.call_time(ctx["now"], get_zone(ctx["timezone"]), region).strftime(
                 "%Y-%m-%d %H:%M %Z"
             ),
             "script": script,

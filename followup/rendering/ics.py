@@ -1,4 +1,5 @@
-"""Meeting slots and the RFC 5545 invitation attached to in-person messages."""
+"""Meeting slots and the RFC 5545 invitation attached to in-person messages (business days come
+from the cadence's calendar)."""
 
 from __future__ import annotations
 
@@ -6,43 +7,15 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
 from icalendar import Calendar, Event, Timezone, vCalAddress
+
+from followup.cadence.calendar import next_business_day
 
 from .message import Attachment
 
 DEFAULT_MEETING_TIME = time(11, 0)
 DEFAULT_MEETING_MINUTES = 60
-CALL_HOURS = (time(9, 0), time(17, 0))
-DEFAULT_CALL_TIME = time(10, 0)
 PRODID = "-//candidate-followup//followup//EN"
-
-
-@lru_cache(maxsize=64)
-def _public_holidays(country: str | None) -> holidays.HolidayBase | None:
-    """The national public holidays of `country` (ISO 3166 alpha-2), or None when it is unset or
-    one the `holidays` package does not know: then only weekends are days off."""
-    if not country:
-        return None
-    try:
-        return holidays.country_holidays(country.upper())
-    except NotImplementedError:
-        return None
-
-
-def is_business_day(day: date, country: str | None = None) -> bool:
-    if day.weekday() >= 5:
-        return False
-    days_off = _public_holidays(country)
-    return days_off is None or day not in days_off
-
-
-def next_business_day(day: date, country: str | None = None) -> date:
-    """The first working day after `day`: not a weekend, nor a public holiday in `country`."""
-    day += timedelta(days=1)
-    while not is_business_day(day, country):
-        day += timedelta(days=1)
-    return day
 
 
 def meeting_start(meeting_at: datetime | None, now: datetime, zone: ZoneInfo, country: str | None = None) -> datetime:
@@ -52,18 +25,6 @@ def meeting_start(meeting_at: datetime | None, now: datetime, zone: ZoneInfo, co
         return meeting_at.astimezone(zone)
     day = next_business_day(now.astimezone(zone).date(), country)
     return datetime.combine(day, DEFAULT_MEETING_TIME, tzinfo=zone)
-
-
-def call_time(now: datetime, zone: ZoneInfo, country: str | None = None) -> datetime:
-    """When the recruiter should ring: now if it is business hours where the candidate is,
-    otherwise the next business morning (`country`: the candidate's, for its public holidays)."""
-    local = now.astimezone(zone)
-    start, end = CALL_HOURS
-    today = is_business_day(local.date(), country)
-    if today and start <= local.time() < end:
-        return local.replace(second=0, microsecond=0)
-    day = local.date() if today and local.time() < start else next_business_day(local.date(), country)
-    return datetime.combine(day, DEFAULT_CALL_TIME, tzinfo=zone)
 
 
 @lru_cache(maxsize=256)
