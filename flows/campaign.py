@@ -20,7 +20,7 @@ from prefect.artifacts import create_table_artifact
 from followup.config import Settings, load_settings
 from followup.sending.setup import SendSetup
 from followup.stages.importing import ImportSummary
-from followup.stages.planning import CampaignClosed, default_campaign_name
+from followup.stages.planning import default_campaign_name
 from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import CampaignSummary
 from flows.import_batch import import_batch
@@ -69,10 +69,9 @@ def run_campaign(
     if batch.refused:
         summary.status, summary.reason = "refused", batch.reason
         return summary
-    try:
-        plan = plan_messages(settings.ledger_url, name, batch.batch_id, business_now)
-    except CampaignClosed as exc:
-        summary.status, summary.reason = "refused", str(exc)
+    plan = plan_messages(settings.ledger_url, name, batch.batch_id, business_now)
+    if plan.refused:
+        summary.status, summary.reason = "refused", plan.refused
         return summary
     summary.planned, summary.already_planned = plan.planned, plan.already
     _count_rendered(summary, render_campaign(

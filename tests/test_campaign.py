@@ -65,6 +65,16 @@ def artifacts():
         return client.read_artifacts()
 
 
+def failed_task_runs(name: str) -> list:
+    """The task runs of this name (of every flow run so far) that ended failed."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=name)))
+    return [run for run in runs if run.state is not None and run.state.is_failed()]
+
+
 def call_sheet_rows(settings: Settings) -> list[dict]:
     rows = []
     for sheet in sorted(settings.call_sheet_dir.glob("*.csv")):
@@ -226,6 +236,9 @@ def test_the_run_command_writes_eml_files_then_pause_stop_and_cancel_steer_the_l
     listed = json.loads(runner.invoke(app, ["campaigns", "--json"]).stdout)
     assert listed == [{"name": "nov", "state": "cancelled", "reason": "cancelled by hand", "messages": {"cancelled": 30}}]
     assert runner.invoke(app, ["resume", "nov"]).exit_code == 2  # a cancelled campaign stays closed
+    again = runner.invoke(app, ["run", str(path), "--campaign", "nov", "--now", later.isoformat()])
+    assert again.exit_code == 2 and "was cancelled" in again.stderr
+    assert not failed_task_runs("plan-messages")  # refused as an answer, not as a failed task
     assert runner.invoke(app, ["pause", "no-such-campaign"]).exit_code == 2
     with engine.connect() as conn:
         assert conn.execute(sa.select(Campaign.state)).scalar() == "cancelled"

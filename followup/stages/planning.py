@@ -19,12 +19,11 @@ from followup.store.planning import NewMessage, batch_decisions, ensure_campaign
 
 @dataclass(frozen=True)
 class PlanResult:
-    planned: int  # new rows
-    already: int  # rows that existed from an earlier run of the same campaign
-
-
-class CampaignClosed(Exception):
-    """The campaign was cancelled: nothing more is planned or sent for it."""
+    planned: int = 0  # new rows
+    already: int = 0  # rows that existed from an earlier run of the same campaign
+    # Why nothing was planned: the campaign was cancelled. A value, not an exception: a refusal is
+    # an answer, and a raised one would have Prefect log a traceback on the user's terminal.
+    refused: str | None = None
 
 
 def default_campaign_name(path: Path) -> str:
@@ -35,10 +34,11 @@ def default_campaign_name(path: Path) -> str:
 
 def plan_batch(ledger_url: str, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:
     """Plan the first message (offer or rejection, on the candidate's channel) for every
-    decision the batch stored, due at `business_now`."""
+    decision the batch stored, due at `business_now`. Nothing more is planned for a cancelled
+    campaign."""
     engine = open_ledger(ledger_url)
     if ensure_campaign(engine, campaign) is CampaignState.CANCELLED:
-        raise CampaignClosed(f"campaign {campaign!r} was cancelled; plan under another --campaign name")
+        return PlanResult(refused=f"campaign {campaign!r} was cancelled; plan under another --campaign name")
     decisions = batch_decisions(engine, batch_id)
     messages = (
         NewMessage(message_key(campaign, d.candidate_id, step.kind, step.step, step.channel), campaign,
