@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         description="Public base URL of the unsubscribe links that `followup serve` answers (e.g. "
         "https://jobs.example.com/unsubscribe); keep-in-touch mail is not written without it.",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="The secret that signs unsubscribe links; every sender and `followup serve` must share it. "
+        "Unset on a SQLite ledger: made on first use and kept in the data dir; required on any other ledger.",
+    )
 
     # --- sending (DESIGN.md, Configuration) ---
     transport: Literal["sendgrid", "smtp", "file", "memory"] | None = Field(
@@ -131,6 +136,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL, e.g. https://jobs.example.com/unsubscribe")
         return value or None
 
+    @field_validator("secret_key")
+    @classmethod
+    def _no_empty_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty key would sign links anyone can make: as good as none, so it counts as unset.
+        return value if value is not None and value.get_secret_value().strip() else None
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
@@ -175,6 +186,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'followup.db'}"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where a SQLite ledger's signing secret is kept when FOLLOWUP_SECRET_KEY is unset."""
+        return self.data_dir / "secret_key"
 
     @property
     def quarantine_dir(self) -> Path:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
+from pydantic import SecretStr
 
 from followup.rendering import (
     CHANNELS,
@@ -28,6 +29,7 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 NOW = datetime(2024, 3, 15, 14, 0, tzinfo=timezone.utc)  # a Friday
 DEFAULTS = {"office": "Northwind Analytics, 120 Hudson St, New York", "phone": "+1 212 555 0100"}
 UNSUBSCRIBE = "https://followup.example/unsubscribe"
+SECRET = SecretStr("rendering-tests-secret")
 
 OFFER_ROW = {
     "candidate_id": "c-1001",
@@ -95,7 +97,7 @@ def context(row: dict, *, step: int = 0, key: str = "msg-key-0001") -> dict:
 
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
-    return Renderer(company_defaults=DEFAULTS, unsubscribe_base_url=UNSUBSCRIBE)
+    return Renderer(company_defaults=DEFAULTS, unsubscribe_base_url=UNSUBSCRIBE, unsubscribe_secret=SECRET)
 
 
 def _show(message) -> str:
@@ -280,8 +282,10 @@ def test_keep_in_touch_mail_carries_one_click_unsubscribe(renderer):
         assert url.startswith(UNSUBSCRIBE + "/")
         assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert url in message.text and url in message.html
-        assert message_key_from_unsubscribe_token(url.rsplit("/", 1)[1]) == "spring:c-2002:kit:0"
-        assert "c-2002" not in url.rsplit("/", 1)[1]  # opaque, not the candidate id in clear
+        token = url.rsplit("/", 1)[1]
+        assert message_key_from_unsubscribe_token(token, SECRET) == "spring:c-2002:kit:0"
+        assert message_key_from_unsubscribe_token(token, SecretStr("another secret")) is None
+        assert "c-2002" not in token  # opaque, not the candidate id in clear
     for kind in ("offer", "rejection"):
         assert renderer.render(kind, "email", context(REJECT_ROW)).headers == {}
 
@@ -291,6 +295,14 @@ def test_keep_in_touch_without_an_unsubscribe_url_is_refused():
         Renderer(company_defaults=DEFAULTS).render("keep_in_touch", "email", context(REJECT_ROW))
     assert caught.value.variable == "unsubscribe_url"
     assert "FOLLOWUP_UNSUBSCRIBE_URL" in str(caught.value)  # what to set, not only what is missing
+
+
+def test_keep_in_touch_without_a_secret_to_sign_its_link_is_refused():
+    with pytest.raises(RenderError) as caught:
+        Renderer(company_defaults=DEFAULTS, unsubscribe_base_url=UNSUBSCRIBE).render(
+            "keep_in_touch", "email", context(REJECT_ROW)
+        )
+    assert caught.value.variable == "unsubscribe_url" and "FOLLOWUP_SECRET_KEY" in str(caught.value)
 
 
 def test_a_voicemail_with_no_call_back_number_names_the_setting_not_a_template_line():

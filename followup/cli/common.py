@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 
 from followup import logs
@@ -79,6 +80,20 @@ def settings_or_refuse() -> Settings:
     except Exception as exc:  # pydantic's message names the variable and the bad value
         err.print(f"[red]Settings are invalid:[/red] {exc}")
         raise typer.Exit(EXIT_REFUSED) from None
+
+
+def signing_secret_or_refuse(settings: Settings) -> SecretStr:
+    """The secret unsubscribe links are signed and checked with; refused when the ledger is
+    shared (not SQLite) and FOLLOWUP_SECRET_KEY is unset."""
+    from followup.secret_key import MISSING, signing_secret
+
+    try:
+        secret = signing_secret(settings)
+    except ValueError as exc:  # a key file emptied by hand
+        refuse(str(exc))
+    if secret is None:
+        refuse(MISSING)
+    return secret
 
 
 @app.callback()

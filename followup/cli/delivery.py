@@ -21,6 +21,7 @@ from followup.cli.common import (
     parse_now,
     refuse,
     settings_or_refuse,
+    signing_secret_or_refuse,
 )
 from followup.cli.progress import ledger_progress
 from followup.cli.summary import print_campaign
@@ -28,13 +29,15 @@ from followup.config import Settings
 
 
 def _sending_settings(settings: Settings) -> None:
-    """Refuse at once, before Prefect starts, when nothing could be sent."""
+    """Refuse at once, before Prefect starts, when nothing could be sent, or when the links
+    in what is sent could not be checked by `followup serve`."""
     from followup.sending.setup import SendingRefused, SendSetup, check_can_send
 
     try:
         check_can_send(SendSetup.of(settings))
     except SendingRefused as exc:
         refuse(str(exc))
+    signing_secret_or_refuse(settings)
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from followup.cli.common import EXIT_FAILURE, app, err, out, settings_or_refuse
+from followup.cli.common import EXIT_FAILURE, app, err, out, settings_or_refuse, signing_secret_or_refuse
 
 
 @app.command()
@@ -30,6 +30,10 @@ def serve(
     address as suppressed in the same ledger the senders use (FOLLOWUP_DATABASE_URL), so no
     further mail goes to it. GET /health answers "ok" while the ledger answers.
 
+    The links are signed with FOLLOWUP_SECRET_KEY, and this server checks them with it: on a
+    SQLite ledger it is made on first use and kept in the data dir; with any other ledger it must
+    be set, to the same value the senders have, or serve refuses to start.
+
     Prints the address it listens on once it accepts requests; stop it with Ctrl-C.
     """
     from followup.store import open_ledger
@@ -37,6 +41,7 @@ def serve(
     from followup.web import serve as serve_blocking
 
     settings = settings_or_refuse()
+    secret = signing_secret_or_refuse(settings)
     engine = open_ledger(settings.ledger_url)
 
     def ready(url: str) -> None:
@@ -50,7 +55,7 @@ def serve(
                       "without it, so no link points here yet.")  # fmt: skip
 
     try:
-        serve_blocking(engine, host, port, on_ready=ready)
+        serve_blocking(engine, secret, host, port, on_ready=ready)
     except CannotListen as exc:
         err.print(f"[red]Failed:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILURE) from None

@@ -1,6 +1,6 @@
 """Messages for every channel: Jinja2 templates in, transport-independent messages out.
 
-    renderer = Renderer(templates_dir, company_defaults={...}, unsubscribe_base_url=...)
+    renderer = Renderer(templates_dir, company_defaults={...}, unsubscribe_base_url=..., unsubscribe_secret=...)
     context = candidate_context(candidate_row, decision_row, now=now, message_key=key, step=step)
     message = renderer.render("offer", "email", context, variant="a")
 
@@ -14,6 +14,7 @@ from followup.channels import CHANNELS, MAX_VOICEMAIL_WORDS
 
 from .channels import COMPANY_DEFAULT_KEYS, Renderer
 from .context import (
+    UNSUBSCRIBE_TOKEN_CHARS,
     assign_variant,
     candidate_context,
     message_key_from_unsubscribe_token,
@@ -37,6 +38,7 @@ __all__ = [
     "KINDS",
     "MAX_SUBJECT_CHARS",
     "MAX_VOICEMAIL_WORDS",
+    "UNSUBSCRIBE_TOKEN_CHARS",
     "Attachment",
     "OutboundMessage",
     "Problem",

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from jinja2 import Template
+from pydantic import SecretStr
 
 from followup.cadence import calendar
 from followup.channels import CHANNELS, Channel
@@ -107,6 +108,7 @@ class Renderer:
         *,
         company_defaults: dict | None = None,
         unsubscribe_base_url: str | None = None,
+        unsubscribe_secret: SecretStr | None = None,
     ) -> None:
         defaults = dict(company_defaults or {})
         unknown = sorted(set(defaults) - set(COMPANY_DEFAULT_KEYS))
@@ -118,6 +120,7 @@ class Renderer:
             ZoneInfo(defaults["timezone"])  # refuse a bad default now, not once per message
         self.defaults = defaults
         self.unsubscribe_base_url = unsubscribe_base_url.rstrip("/") if unsubscribe_base_url else None
+        self._unsubscribe_secret = unsubscribe_secret
         self.index = TemplateIndex(templates_dir)
         self.sandboxed = templates_dir is not None
         self.env = make_environment(self.index.loader(), sandboxed=self.sandboxed)
@@ -219,13 +222,21 @@ class Renderer:
                     template=template,
                     variable="unsubscribe_url",
                 )
+            if self._unsubscribe_secret is None:
+                raise RenderError(
+                    "keep-in-touch mail must carry an unsubscribe link, and no secret is configured to sign it "
+                    "(FOLLOWUP_SECRET_KEY)",
+                    template=template,
+                    variable="unsubscribe_url",
+                )
             if not ctx.get("message_key"):
                 raise RenderError(
                     "the unsubscribe link is made from the message key, and there is none",
                     template=template,
                     variable="message_key",
                 )
-            ctx["unsubscribe_url"] = f"{self.unsubscribe_base_url}/{unsubscribe_token(ctx['message_key'])}"
+            token = unsubscribe_token(ctx["message_key"], self._unsubscribe_secret)
+            ctx["unsubscribe_url"] = f"{self.unsubscribe_base_url}/{token}"
         ctx["meeting_start"] = ctx["meeting_place"] = None
         if kind in MEETING_KINDS or CHANNELS[channel].calendar_invite:
             # The office's country closes it on its holidays; without one, the candidate's.

@@ -9,10 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
+
+from pydantic import SecretStr
 
 from .formatting import get_zone
 
@@ -168,17 +172,44 @@ def assign_variant(campaign: str, candidate_id: str, variants: Sequence[str]) ->
     return variants[int.from_bytes(digest[:8], "big") % len(variants)]
 
 
-def unsubscribe_token(message_key: str) -> str:
-    """The opaque token in the unsubscribe link: it names the message, not the person, so the
-    link carries no personal data and is as unguessable as the message key."""
-    return base64.urlsafe_b64encode(message_key.encode("utf-8")).decode("ascii").rstrip("=")
+# The standard library's hmac is all a token needs: one signature over one value, with no expiry
+# (a link must keep working as long as the mail is kept) and nothing to serialise, which is what
+# a library such as itsdangerous would add.
+_SIGNATURE_BYTES = 16  # HMAC-SHA256 cut to 128 bits: forging one is guessing 2**128 values
+# Signed with the purpose in front, so a signature the same secret makes for anything else one
+# day never passes as an unsubscribe link.
+_PURPOSE = b"followup-unsubscribe\x1f"
+# A message key is 1 to 64 characters (the ledger's column; ours are 64 hex digits): with its
+# signature, 23 to 107 characters of base64.
+UNSUBSCRIBE_TOKEN_CHARS = tuple(math.ceil((key_bytes + _SIGNATURE_BYTES) * 4 / 3) for key_bytes in (1, 64))
 
 
-def message_key_from_unsubscribe_token(token: str) -> str | None:
-    """The message key an unsubscribe link was made for; None for a mangled token."""
+def _signature(key: bytes, secret: SecretStr) -> bytes:
+    return hmac.digest(secret.get_secret_value().encode("utf-8"), _PURPOSE + key, "sha256")[:_SIGNATURE_BYTES]
+
+
+def unsubscribe_token(message_key: str, secret: SecretStr) -> str:
+    """The token in the unsubscribe link: the message key and its signature with the secret
+    (FOLLOWUP_SECRET_KEY), in unpadded URL-safe base64. It names the message, not the person,
+    so the link carries no personal data; and only the secret's holder can make one, so knowing
+    a campaign and a candidate id is not enough to unsubscribe anybody."""
+    key = message_key.encode("utf-8")
+    return base64.urlsafe_b64encode(key + _signature(key, secret)).decode("ascii").rstrip("=")
+
+
+def message_key_from_unsubscribe_token(token: str, secret: SecretStr) -> str | None:
+    """The message key an unsubscribe link was made for; None for a mangled or forged token."""
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8") or None
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    key, signature = raw[:-_SIGNATURE_BYTES], raw[-_SIGNATURE_BYTES:]
+    # compare_digest: how long the check takes tells nothing about how close a forgery came.
+    if not key or not hmac.compare_digest(signature, _signature(key, secret)):
+        return None
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 

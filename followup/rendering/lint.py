@@ -11,6 +11,7 @@ from pathlib import Path
 
 from icalendar import Calendar
 from jinja2 import TemplateSyntaxError, meta, nodes
+from pydantic import SecretStr
 
 from followup.channels import CHANNELS
 
@@ -23,6 +24,8 @@ from .message import Problem, RenderError
 MAX_SUBJECT_CHARS = 78
 LINT_DEFAULTS = {"office": "Sample House, 1 Example Street", "phone": "+1 212 555 0100"}
 LINT_UNSUBSCRIBE_URL = "https://followup.example/unsubscribe"
+# The sample links need a signature to render, not the real secret: they are never sent.
+LINT_UNSUBSCRIBE_SECRET = SecretStr("templates-check")
 # Keys the renderer adds to the candidate's context (see Renderer.complete).
 RENDER_KEYS = frozenset(
     {"layout", "callback_phone", "variant", "unsubscribe_url", "meeting_start", "meeting_place"}
@@ -34,7 +37,10 @@ HOSTILE_MARKUP = "<script>alert(1)</script>"
 def check_templates(templates_dir: Path | None = None) -> list[Problem]:
     """Problems in the built-in templates, overridden by templates_dir; [] means all good."""
     renderer = Renderer(
-        templates_dir, company_defaults=LINT_DEFAULTS, unsubscribe_base_url=LINT_UNSUBSCRIBE_URL
+        templates_dir,
+        company_defaults=LINT_DEFAULTS,
+        unsubscribe_base_url=LINT_UNSUBSCRIBE_URL,
+        unsubscribe_secret=LINT_UNSUBSCRIBE_SECRET,
     )
     index = renderer.index
     samples = sample_contexts()

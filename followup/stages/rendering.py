@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from followup.config import Settings
 from followup.rendering import Renderer, render_chunk
+from followup.secret_key import signing_secret
 from followup.store import open_ledger
 from followup.store.messages import planned_ids, rows_for_render, save_render_results
 
@@ -32,17 +35,24 @@ PARALLEL_FROM = 10_000
 
 @dataclass(frozen=True)
 class RenderSetup:
-    """What rendering needs besides the rows: the user's templates, if any, and the company's
-    settings. Hashable, so a process compiles the templates once per setup, and picklable, so
-    a spawned worker gets the same."""
+    """What rendering needs besides the rows: the user's templates, if any, the company's
+    settings, and the secret that signs unsubscribe links. Hashable, so a process compiles the
+    templates once per setup, and picklable, so a spawned worker gets the same. The secret is a
+    SecretStr: a repr or a log line shows asterisks."""
 
     templates_dir: Path | None = None
     company_defaults: tuple[tuple[str, str | int], ...] = ()
     unsubscribe_base_url: str | None = None
+    unsubscribe_secret: SecretStr | None = None
 
     @classmethod
     def of(cls, settings: Settings, templates_dir: Path | None = None) -> RenderSetup:
-        return cls(templates_dir, tuple(sorted(settings.company_defaults().items())), settings.unsubscribe_url)
+        return cls(
+            templates_dir,
+            tuple(sorted(settings.company_defaults().items())),
+            settings.unsubscribe_url,
+            signing_secret(settings),
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -52,6 +62,7 @@ def renderer_for(setup: RenderSetup) -> Renderer:
         setup.templates_dir,
         company_defaults=dict(setup.company_defaults),
         unsubscribe_base_url=setup.unsubscribe_base_url,
+        unsubscribe_secret=setup.unsubscribe_secret,
     )
 
 

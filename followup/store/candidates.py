@@ -24,11 +24,13 @@ def candidate_with_decision(engine: Engine, candidate_id: str) -> tuple[dict, di
     return dict(candidate._mapping), (dict(decision._mapping) if decision else {})
 
 
-def email_for_message(engine: Engine, message_key: str) -> str | None:
-    """The address of the candidate a message was written to, or None for an unknown key."""
+def message_recipient(engine: Engine, message_key: str) -> tuple[str, dict | None] | None:
+    """The address of the candidate a message was written to, and the extra headers it was
+    rendered with; None for an unknown key."""
     with engine.connect() as conn:
-        return conn.execute(
-            sa.select(Candidate.email)
+        row = conn.execute(
+            sa.select(Candidate.email, Message.headers)
             .join(Message, Message.candidate_id == Candidate.candidate_id)
             .where(Message.message_key == message_key)
-        ).scalar_one_or_none()
+        ).first()
+    return None if row is None else (row.email, row.headers)

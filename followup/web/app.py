@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -33,8 +34,9 @@ COMMON_HEADERS = {
 }
 
 
-def make_app(engine: Engine) -> Starlette:
-    """The app answering from `engine`'s ledger; any ASGI server can carry it."""
+def make_app(engine: Engine, secret_key: SecretStr) -> Starlette:
+    """The app answering from `engine`'s ledger, checking unsubscribe links against
+    `secret_key` (the one the renderer signed them with); any ASGI server can carry it."""
     app = Starlette(
         routes=[health.route, unsubscribe.route],
         # Outermost first: the access log and the headers see the failure pages too.
@@ -44,6 +46,7 @@ def make_app(engine: Engine) -> Starlette:
     # Starlette would redirect /health/ and /unsubscribe to their neighbours; they are not found.
     app.router.redirect_slashes = False
     app.state.engine = engine
+    app.state.secret_key = secret_key
     return app
 
 

@@ -2,7 +2,9 @@
 
 Each keep-in-touch email carries `{FOLLOWUP_UNSUBSCRIBE_URL}/{token}` in its text and in a
 `List-Unsubscribe` header with `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
-The token names the message, not the person; the ledger knows whose message it was.
+The token names the message, not the person, and is signed with FOLLOWUP_SECRET_KEY; the ledger
+knows whose message it was. A token that is mangled, forged, or names a message that carried no
+unsubscribe link gets the same answer as one for a message that does not exist: "link not found".
 
 - GET /unsubscribe/<token> shows a page with one button and changes nothing: mail security
   scanners and link previews fetch every link in a message, and must not unsubscribe anyone.
@@ -27,8 +29,8 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from followup.logs import mask_email
-from followup.rendering import message_key_from_unsubscribe_token
-from followup.store.candidates import email_for_message
+from followup.rendering import UNSUBSCRIBE_TOKEN_CHARS, message_key_from_unsubscribe_token
+from followup.store.candidates import message_recipient
 from followup.store.suppressions import suppress_address
 from followup.web import pages
 
@@ -39,12 +41,13 @@ REASON = "unsubscribe"
 # anything much larger is not an unsubscribe. Refused from its Content-Length before any of it is
 # read, or as a chunked body grows past it.
 MAX_BODY_BYTES = 4096
+PATH = "/unsubscribe"
 
 
 class _Token(Convertor[str]):
-    # unsubscribe_token() is unpadded URL-safe base64 of a message key (at most 64 characters, so
-    # at most 86 here); anything else is refused before the ledger is asked, whatever the method.
-    regex = "[A-Za-z0-9_-]{1,100}"
+    # unsubscribe_token() is unpadded URL-safe base64 of a message key and its signature;
+    # anything else is refused before the ledger is asked, whatever the method.
+    regex = "[A-Za-z0-9_-]{%d,%d}" % UNSUBSCRIBE_TOKEN_CHARS
 
     def convert(self, value: str) -> str:
         return value
@@ -95,11 +98,12 @@ def _unsubscribe(request: Request, body: bytes) -> Response:
 
 def _recipient(request: Request) -> tuple[str, str] | None:
     """(message key, address) of the message the token names, or None."""
-    key = message_key_from_unsubscribe_token(request.path_params["token"])
-    email = email_for_message(_engine(request), key) if key else None
-    if key is None or email is None:
+    key = message_key_from_unsubscribe_token(request.path_params["token"], request.app.state.secret_key)
+    found = message_recipient(_engine(request), key) if key else None
+    # Only a message that carried the link may be unsubscribed from through it.
+    if key is None or found is None or "List-Unsubscribe" not in (found[1] or {}):
         return None
-    return key, email
+    return key, found[0]
 
 
 def _engine(request: Request) -> Engine:
@@ -112,7 +116,7 @@ async def _link_not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 route = Mount(
-    "/unsubscribe",
+    PATH,
     app=Router(
         [
             Route(path, Unsubscribe, max_body_size=MAX_BODY_BYTES)
