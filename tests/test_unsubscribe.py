@@ -212,6 +212,21 @@ def test_a_signed_link_to_a_message_that_carried_none_is_refused(ledger_url):
         assert suppressions(engine) == []
 
 
+def test_the_access_log_shows_only_the_start_of_a_token(ledger_url, caplog):
+    caplog.set_level(logging.DEBUG, logger="followup")
+    engine = open_ledger(ledger_url)
+    with serving(engine, SECRET) as url:
+        _, link = seed_keep_in_touch(engine, url + "/unsubscribe")
+        token = link.rsplit("/", 1)[1]
+        assert fetch(link)[0] == 200 and fetch(link, "POST", ONE_CLICK)[0] == 200
+        assert fetch(link + "/", "PUT", b"")[0] == 405
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert f'"GET /unsubscribe/{token[:8]}… HTTP/1.1" 200' in logged
+    assert f'"POST /unsubscribe/{token[:8]}… HTTP/1.1" 200' in logged
+    assert f'"PUT /unsubscribe/{token[:8]}… HTTP/1.1" 405' in logged
+    assert token not in logged and token[:9] not in logged
+
+
 def test_a_sqlite_ledger_keeps_its_secret_owner_only_and_signs_with_the_same_one_each_run(tmp_path, monkeypatch):
     monkeypatch.delenv("FOLLOWUP_SECRET_KEY", raising=False)
     monkeypatch.delenv("FOLLOWUP_DATABASE_URL", raising=False)
@@ -297,8 +312,9 @@ def test_every_answer_carries_the_same_headers_and_names_no_server_software(ledg
             assert headers["cache-control"] == "no-store" and headers["referrer-policy"] == "no-referrer"
             assert headers["x-content-type-options"] == "nosniff"
             assert headers["content-security-policy"] == (
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
             )
+            assert headers["x-frame-options"] == "DENY"  # no other site frames the button
             assert headers["server"] == "followup"
         assert fetch(url + "/health", "PUT", b"")[1]["Allow"] == "GET, HEAD"
 

@@ -25,13 +25,19 @@ from followup.web import health, pages, unsubscribe
 
 log = logging.getLogger(__name__)
 
-# The token in an unsubscribe URL is all it takes to unsubscribe: no caching, no Referer to elsewhere.
+# The token in an unsubscribe URL is all it takes to unsubscribe: no caching, no Referer to
+# elsewhere, and no framing, so another site cannot lay its own page over the button
+# (frame-ancestors for today's browsers, X-Frame-Options for older ones).
 COMMON_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
 }
+# Enough of a token to match a log line to a complaint, too little to replay the link.
+_LOGGED_TOKEN_CHARS = 8
 
 
 def make_app(engine: Engine, secret_key: SecretStr) -> Starlette:
@@ -48,6 +54,14 @@ def make_app(engine: Engine, secret_key: SecretStr) -> Starlette:
     app.state.engine = engine
     app.state.secret_key = secret_key
     return app
+
+
+def _shown(path: str) -> str:
+    """The path as the logs show it: an unsubscribe token cut to its first characters."""
+    prefix = unsubscribe.PATH + "/"
+    if path.startswith(prefix) and len(path) > len(prefix) + _LOGGED_TOKEN_CHARS:
+        return path[: len(prefix) + _LOGGED_TOKEN_CHARS] + "…"
+    return path
 
 
 async def _refusal(request: Request, exc: HTTPException) -> PlainTextResponse:
@@ -73,7 +87,7 @@ class _AccessLog:
             await self.app(scope, receive, send)
             return
         level = logging.DEBUG if scope["path"] == health.PATH else logging.INFO
-        target = scope["raw_path"].decode("latin-1")
+        target = _shown(scope["raw_path"].decode("latin-1"))
         if scope["query_string"]:
             target += "?" + scope["query_string"].decode("latin-1")
 
@@ -132,9 +146,9 @@ class _AnswerFailures:
         try:
             await self.app(scope, receive, watched)
         except ClientDisconnect:
-            log.debug("client went away during %s %s", scope["method"], scope["path"])
+            log.debug("client went away during %s %s", scope["method"], _shown(scope["path"]))
         except Exception as exc:
-            log.error("%s %s failed: %s", scope["method"], scope["path"], mask_email(str(exc)))
+            log.error("%s %s failed: %s", scope["method"], _shown(scope["path"]), mask_email(str(exc)))
             log.debug("traceback", exc_info=True)
             if started:  # mid-answer: too late for a page
                 return
