@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -73,6 +74,16 @@ def _bind_none_directly() -> None:
     sqlite3.register_adapter(type(None), {}.get)
 
 
+def _create_owner_only(path: Path) -> None:
+    """An empty file, readable by its owner only, for SQLite to make the ledger in: the ledger
+    holds names, addresses and phone numbers, and SQLite gives its -wal and -shm files the
+    database file's mode. An existing ledger keeps the mode it has."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 _ENGINES: dict[str, Engine] = {}
 
 
@@ -83,6 +94,8 @@ def open_ledger(url: str) -> Engine:
     url_obj = sa.make_url(url)
     if url_obj.get_backend_name() == "sqlite" and url_obj.database not in (None, "", ":memory:"):
         Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
+        if not url_obj.query.get("uri"):  # a file: URI is SQLite's to open, not a path
+            _create_owner_only(Path(url_obj.database))
     if url_obj.get_backend_name() == "postgresql" and url_obj.drivername == "postgresql":
         # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
         url_obj = url_obj.set(drivername="postgresql+psycopg")

@@ -40,7 +40,9 @@ class CallSheetTransport:
         with self._lock:
             path.parent.mkdir(parents=True, exist_ok=True)
             new = not path.exists()
-            with path.open("a", encoding="utf-8", newline="") as sheet:
+            # Owner-only, as every file of personal data we write: names, phone numbers, scripts.
+            handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with open(handle, "a", encoding="utf-8", newline="") as sheet:
                 writer = csv.writer(sheet)
                 if new:
                     writer.writerow(COLUMNS)

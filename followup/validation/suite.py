@@ -110,6 +110,8 @@ def run_suite(
 
 
 def _build_docs(context, keys, trimmed, target: Path) -> Path:
+    # The docs show rows of the batch (the failing values): only their owner may go in.
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     for key in keys:
         context.validation_results_store.set(key, trimmed)
     site = f"batch_{target.name}"
