@@ -260,6 +260,22 @@ def test_a_transport_that_raises_leaves_the_message_unknown_not_resent(ledger_ur
     assert "ConnectionResetError" in rows(engine)[key]["last_error"]
 
 
+def test_a_request_that_went_out_without_an_answer_is_unknown_at_once_and_never_resent(ledger_url):
+    engine = open_ledger(ledger_url)
+    lost, answered = seed(engine, 2)
+    transport = Scripted({lost: [SendOutcome.unknown("no answer within 0.2s (SendGrid may have accepted the message)")]})
+
+    report = run(engine, transport)
+    an_hour_later = time.time() + 3600
+    later = run(engine, transport, real_clock=lambda: an_hour_later)  # a later sweep: every backoff is over
+
+    ledger = rows(engine)
+    assert (report.sent, report.unknown, report.retry_wait, report.failed) == (1, 1, 0, 0)
+    assert ledger[lost]["status"] == "unknown" and "0.2s" in ledger[lost]["last_error"]
+    assert ledger[answered]["status"] == "sent"
+    assert later.requests == 0 and transport.calls[lost] == 1
+
+
 # --- what is due, and what is never sent ---
 
 

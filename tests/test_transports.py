@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import ssl
+import struct
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -128,8 +129,9 @@ class TinySMTPServer:
         tls: ssl.SSLContext | None = None,
         credentials: tuple[str, str] | None = None,
         rcpt_reply: str = "250 OK",
+        drop: str | None = None,  # "at DATA", "after the content" (hangs up), "silent after the content"
     ):
-        self.tls, self.credentials, self.rcpt_reply = tls, credentials, rcpt_reply
+        self.tls, self.credentials, self.rcpt_reply, self.drop = tls, credentials, rcpt_reply, drop
         self.messages: list[bytes] = []
         self.sessions: list[dict] = []  # per connection: {"tls": bool, "user": str | None}
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -182,12 +184,17 @@ class TinySMTPServer:
             elif verb == "RCPT":
                 say(self.rcpt_reply)
             elif verb == "DATA":
+                if self.drop == "at DATA":
+                    break
                 say("354 end with .")
                 lines = []
                 while (data_line := stream.readline()) != b".\r\n":
                     lines.append(data_line[1:] if data_line.startswith(b"..") else data_line)
                 self.messages.append(b"".join(lines))
-                say("250 queued")
+                if self.drop == "after the content":
+                    break
+                if self.drop is None:  # silent: the next line read is the client hanging up
+                    say("250 queued")
             elif verb == "QUIT":
                 say("221 bye")
                 break
@@ -387,23 +394,80 @@ def test_429_is_retried_after_the_rate_limit_reset(pooled):
     assert 0 < outcome.retry_after <= 2.5
 
 
-def test_a_refused_connection_is_retried(pooled):
+# How a connection can fail before any of the request goes out, and the words that say so.
+NEVER_SENT = {
+    "refused": (None, "refused"),  # a real one: nothing listens on the port
+    "connect timeout": (lambda: TimeoutError("timed out"), "timed out"),
+    "DNS": (lambda: socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "Name or service not known"),
+}
+
+
+@pytest.mark.parametrize("failure", NEVER_SENT, ids=list(NEVER_SENT))
+def test_a_request_that_never_went_out_is_retried(pooled, failure, monkeypatch):
+    make_error, words = NEVER_SENT[failure]
     with socket.create_server(("127.0.0.1", 0)) as placeholder:
         port = placeholder.getsockname()[1]  # closed on leaving: nothing listens there any more
+    if make_error is not None:
+
+        def fail(*args, **kwargs):
+            raise make_error()
+
+        monkeypatch.setattr(socket, "create_connection", fail)
     transport = SendGridTransport(KEY, host=f"http://127.0.0.1:{port}", timeout=2, pooled=pooled)
 
     outcome = transport.send(BASE)
 
     assert outcome.status == "retry"
-    assert "refused" in outcome.error.lower()
+    assert words.lower() in outcome.error.lower()
 
 
-def test_no_answer_within_the_timeout_is_retried(pooled):
-    with Sandbox(SandboxConfig(api_key=KEY, latency_ms=1000)) as sandbox:
-        outcome = sendgrid(sandbox, pooled, timeout=0.2).send(BASE)
+def test_a_connection_that_breaks_while_the_request_is_written_is_retried(pooled):
+    """The server reads the head, then resets the connection: it never had the whole request."""
+
+    def reset_after_the_head(listener: socket.socket) -> None:
+        connection, _ = listener.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += connection.recv(65536)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        connection.close()
+
+    # Far more than the socket buffers hold, so the client is still writing when the reset comes.
+    big = replace(BASE, attachments=(("portfolio.pdf", "application/pdf", bytes(8 * 1024 * 1024)),))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        threading.Thread(target=reset_after_the_head, args=(listener,), daemon=True).start()
+        transport = SendGridTransport(KEY, host=f"http://127.0.0.1:{listener.getsockname()[1]}", pooled=pooled)
+        outcome = transport.send(big)
 
     assert outcome.status == "retry"
+
+
+def test_no_answer_within_the_timeout_leaves_the_message_unknown_not_retried(pooled):
+    with Sandbox(SandboxConfig(api_key=KEY, latency_ms=1000)) as sandbox:
+        outcome = sendgrid(sandbox, pooled, timeout=0.2).send(BASE)
+        accepted = sandbox.message_keys()
+
+    assert outcome.status == "unknown"
     assert "0.2s" in outcome.error
+    assert [key for _, key in accepted] == [BASE.message_key]  # why it must not go out again
+
+
+def test_a_request_the_server_read_and_then_hung_up_on_is_unknown_not_resent(pooled):
+    """The server reads the whole request and closes without answering, as it does when it
+    drops a keep-alive connection just as a request arrives: nothing tells whether it acted."""
+    accepted = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nX-Message-Id: first\r\n\r\n"
+    server = ScriptedHttpServer([(accepted, False), (b"", True)])
+    transport = SendGridTransport(KEY, host=server.url, timeout=5, pooled=pooled)
+
+    first = transport.send(BASE)
+    second = transport.send(replace(BASE, message_key="spring:c-043:offer:0:email"))
+    server.close()
+
+    assert first.status == "sent"
+    assert second.status == "unknown" and "may have accepted" in second.error
+    # Once, on the kept-alive connection (the official client opens one per request).
+    assert [number for number, _ in server.requests] == ([1, 1] if pooled else [1, 2])
 
 
 def test_the_sandbox_validates_bodies_against_the_official_schema():
@@ -591,12 +655,12 @@ def test_the_pool_refuses_headers_that_would_split_the_request():
     server.close()
 
 
-def test_a_server_that_hangs_up_mid_answer_is_retried_not_sent():
+def test_a_server_that_hangs_up_mid_answer_leaves_the_message_unknown():
     server = ScriptedHttpServer([(b"HTTP/1.1 202 Accepted\r\nContent-Length: 10\r\n\r\nshort", True)])
     outcome = SendGridTransport(KEY, host=server.url, timeout=5).send(BASE)
     server.close()
 
-    assert outcome.status == "retry" and "connection" in outcome.error
+    assert outcome.status == "unknown" and "connection" in outcome.error
 
 
 # --- SMTP ---
@@ -648,6 +712,20 @@ def test_smtp_wrong_credentials_fail(tls):
 
     assert outcome.status == "failed"
     assert "535" in outcome.error
+
+
+@pytest.mark.parametrize(
+    ("drop", "status"),
+    [("at DATA", "retry"), ("after the content", "unknown"), ("silent after the content", "unknown")],
+)
+def test_smtp_no_final_reply_after_the_content_is_unknown_and_a_drop_before_it_is_retried(drop, status):
+    server = TinySMTPServer(drop=drop)
+    outcome = SMTPTransport("127.0.0.1", server.port, timeout=0.5).send(BASE)
+    server.close()
+
+    assert outcome.status == status
+    # A server queues a message on its final dot: what it read is what may have gone out.
+    assert len(server.messages) == (1 if status == "unknown" else 0)
 
 
 def test_smtp_refused_connection_is_retried():

@@ -131,8 +131,9 @@ def reconcile(
 ) -> None:
     """List messages whose fate is unknown, and settle those whose events have arrived.
 
-    A message is unknown when its sender died mid-request and no event shows it arrived. It is
-    never resent unless you say so with --resend-unknown."""
+    A message is unknown when its request went out and no answer came back (a timeout, a lost
+    connection, a sender that died mid-request) and no processed, delivered, deferred or bounce
+    event shows SendGrid took it. It is never resent unless you say so with --resend-unknown."""
     from followup.store import open_ledger, recovery
 
     settings = settings_or_refuse()

@@ -16,8 +16,10 @@ How it keeps its promise (DESIGN.md, "The message ledger"):
 - `sent` only after the transport says so (SendGrid's 202), with the provider's message id.
   A retryable answer waits in `retry_wait` (exponential backoff with full jitter on the real
   clock, never sooner than X-RateLimit-Reset allows); after max_attempts, or for a permanent
-  answer, `failed` with the provider's words. A message whose email cannot be built fails alone
-  and is never sent. A claim never handed to the transport (Ctrl-C, a pause) is released.
+  answer, `failed` with the provider's words. A request that went out without an answer is
+  `unknown` at once, never resent: its events settle it (store.recovery.reconcile_unknown).
+  A message whose email cannot be built fails alone and is never sent. A claim never handed
+  to the transport (Ctrl-C, a pause) is released.
 - A rate limit is a token bucket the coordinator spends before it claims, so no message waits
   for its turn while claimed.
 - After `pause_after_consecutive_failures` final failures in a row it stops claiming and
@@ -295,6 +297,8 @@ class _Sender:
                 settlement.released.append(row_id)
             elif outcome.status == "sent":
                 settlement.sent.append((row_id, outcome.provider_message_id))
+            elif outcome.status == "unknown":
+                settlement.unknown.append((row_id, outcome.error))
             elif outcome.status == "retry" and attempts < self.policy.max_attempts:
                 settlement.retry.append((row_id, outcome.error or "retry", real_now + self.policy.backoff(attempts, outcome, self.rng)))
             elif outcome.status == "retry":

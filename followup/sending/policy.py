@@ -39,7 +39,7 @@ class SendReport:
     retry_wait: int = 0  # left waiting for a retry when the run ended
     failed: int = 0
     suppressed: int = 0
-    unknown: int = 0  # the transport raised after taking the message: it may have gone out
+    unknown: int = 0  # handed to the transport, and no answer came back: it may have gone out
     released: int = 0  # claimed, never handed to the transport, back to rendered
     paused: bool = False
     errors: Counter = field(default_factory=Counter)  # every error answer, by short label

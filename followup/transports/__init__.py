@@ -1,7 +1,7 @@
 """Delivery backends behind one small interface (followup.transports.base.Transport).
 
     transport = make_transport("sendgrid", api_key=..., host=...)
-    outcome = transport.send(envelope)   # SendOutcome: sent | retry | failed, never an exception
+    outcome = transport.send(envelope)   # SendOutcome: sent | retry | unknown | failed, never an exception
     transport.close()
 
 Backends: sendgrid (SendGrid's v3 API), smtp (any SMTP server), file (.eml files in a folder),

@@ -5,8 +5,13 @@ from the transport (how: SendGrid, SMTP, files, memory). A transport never raise
 delivery problem; it classifies it, so the sender can mark the ledger row and go on:
 
 - sent: the provider took the message (SendGrid's 202); provider_message_id joins events back.
-- retry: worth trying again later (429, 5xx, timeouts, refused connections, SMTP 4xx);
-  retry_after is the wait in seconds when the provider said how long (X-RateLimit-Reset).
+- retry: the provider did not take it, and trying again later may work: it said so (429, 5xx,
+  SMTP 4xx), or the request never went out in full (a refused connection, a connect timeout,
+  DNS, a connection that broke while the request was being written); retry_after is the wait in
+  seconds when the provider said how long (X-RateLimit-Reset).
+- unknown: the request went out and no answer came (a read timeout, a reset or closed
+  connection, an answer cut short): the provider may have taken it, so it is never resent
+  blindly. An event for its message_key settles it later (store.recovery.reconcile_unknown).
 - failed: sending it again unchanged cannot succeed (4xx, SMTP 5xx, a limit it breaks);
   error keeps the provider's own words.
 """
@@ -64,7 +69,7 @@ class Envelope:
 
 @dataclass(frozen=True)
 class SendOutcome:
-    status: Literal["sent", "retry", "failed"]
+    status: Literal["sent", "retry", "unknown", "failed"]
     provider_message_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # seconds
@@ -76,6 +81,10 @@ class SendOutcome:
     @classmethod
     def retry(cls, error: str, retry_after: float | None = None) -> SendOutcome:
         return cls("retry", error=error[:ERROR_TEXT_LIMIT], retry_after=retry_after)
+
+    @classmethod
+    def unknown(cls, error: str) -> SendOutcome:
+        return cls("unknown", error=error[:ERROR_TEXT_LIMIT])
 
     @classmethod
     def failed(cls, error: str) -> SendOutcome:

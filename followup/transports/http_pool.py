@@ -101,13 +101,19 @@ class KeepAlivePool:
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, ResponseHeaders, bytes]:
         """(status, headers, body) of the answer.
 
-        Raises urllib.error.URLError when no connection could be made (nothing was sent),
-        TimeoutError when the answer did not come in time (the server may have acted on the
-        request), and OSError or http.client.HTTPException when the connection broke."""
+        Raises urllib.error.URLError, as urllib does, when the request did not go out in full: no
+        connection could be made, or it broke while the request was being written. The server
+        cannot have acted on a request it did not receive whole, so that is safe to send again.
+        Once the request is written, anything short of a whole answer raises TimeoutError,
+        OSError or http.client.HTTPException, and the server may have acted on it: the caller
+        must not send it again blindly."""
         request = self._head(path, headers) + b"%d\r\n\r\n" % len(body) + body
         connection = self._take()
         try:
-            connection.sock.sendall(request)
+            try:
+                connection.sock.sendall(request)
+            except OSError as exc:
+                raise urllib.error.URLError(exc) from exc
             status, answer_headers, payload, reusable = _read_answer(connection)
         except BaseException:
             connection.close()
@@ -213,7 +219,10 @@ def _read_chunked(connection: _Connection) -> bytes:
 
 def _dropped(connection: _Connection) -> bool:
     """An idle keep-alive connection that is readable has been closed by the server (or sent
-    something unasked): reusing it would fail mid-request, so it is replaced first."""
+    something unasked), so it is replaced before a request is written on it. This check is the
+    only safe moment: a request written on a connection the server closes meanwhile gets no
+    answer, and nothing on this side tells whether the server read it first, so its message
+    is of unknown fate rather than sent again on a fresh connection."""
     if connection.sock.fileno() < 0 or connection.buffer:
         return True
     poller = select.poll()  # not select.select: descriptors past 1024 are normal with big pools

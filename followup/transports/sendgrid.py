@@ -9,8 +9,12 @@ exactly what SendGrid's own client would send. Two ways to post it:
   machine, while reused connections, with little Python work per request, go past 1,000/s.
 - official: `SendGridAPIClient.client.mail.send.post`, exactly as SendGrid documents it.
 
-Answers: 2xx -> sent (X-Message-Id); 429, 5xx, timeouts, refused or dropped connections ->
-retry (retry_after from X-RateLimit-Reset); any other 4xx -> failed with SendGrid's body.
+Answers: 2xx -> sent (X-Message-Id); 429, 5xx -> retry (retry_after from X-RateLimit-Reset);
+any other 4xx -> failed with SendGrid's body. A request that never went out in full (refused
+connection, connect timeout, DNS, a connection broken while writing) -> retry: SendGrid cannot
+have taken it. Once it is written, no whole answer (a read timeout, a reset or closed
+connection, an answer cut short) -> unknown: SendGrid may have taken it, and an offer sent
+twice is worse than one settled later from its events.
 The API key never reaches a log: python_http_client logs request headers at DEBUG, so its
 logger is held at WARNING.
 """
@@ -143,12 +147,15 @@ class SendGridTransport:
             status, headers, payload = self._post(body)
         except HTTPError as exc:  # the official client raises for every status >= 400
             status, headers, payload = exc.status_code, exc.headers, exc.body
-        except urllib.error.URLError as exc:  # no connection: nothing was sent
+        except urllib.error.URLError as exc:  # both paths: the request did not go out in full
             return SendOutcome.retry(f"cannot reach {self.host}: {_reason(exc)}")
-        except TimeoutError:  # sent, but no answer: both paths raise a bare TimeoutError here
-            return SendOutcome.retry(f"no answer within {self.timeout:g}s (SendGrid may have accepted the message)")
-        except (http.client.HTTPException, OSError) as exc:
-            return SendOutcome.retry(f"connection to {self.host} lost: {type(exc).__name__}: {exc}")
+        except TimeoutError:  # written, then no answer in time: both paths raise a bare TimeoutError
+            return SendOutcome.unknown(f"no answer within {self.timeout:g}s (SendGrid may have accepted the message)")
+        except (http.client.HTTPException, OSError) as exc:  # written, then the connection broke
+            return SendOutcome.unknown(
+                f"connection to {self.host} lost before SendGrid's answer (it may have accepted the message): "
+                f"{type(exc).__name__}: {exc}"
+            )
         return classify_response(status, headers, payload)
 
     def _post_official(self, body: dict[str, Any]) -> tuple[int, Any, bytes]:

@@ -3,11 +3,15 @@
 One connection is kept open between sends (SMTP servers are slow to greet) and used by one
 sender at a time; after any error it is dropped and the next send opens a fresh one.
 SMTP replies classify themselves: 4xx means try later, 5xx means the server refuses for good.
+A session lost before the message's content went out in full is retried (a server queues a
+message only on its final dot). Once the content is out, no final reply (a timeout, a dropped
+connection) leaves the message unknown: the server may have queued it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import threading
@@ -47,7 +51,7 @@ class SMTPTransport:
         self.ssl_context = ssl_context
         self.require_tls = require_tls
         self.smtpapi = smtpapi
-        self._connection: smtplib.SMTP | None = None
+        self._connection: _Session | None = None
         self._last_used = 0.0
         self._lock = threading.Lock()
 
@@ -60,13 +64,15 @@ class SMTPTransport:
         except BUILD_ERRORS as exc:
             return SendOutcome.failed(f"cannot build the email: {exc}")
         with self._lock:
+            connection = None
             try:
                 connection = self._session()
+                connection.content_sent = False
                 connection.send_message(message, from_addr=envelope.from_email, to_addrs=[envelope.to_email])
                 self._last_used = time.monotonic()
             except Exception as exc:  # classified below; the session is not trusted afterwards
                 self._drop()
-                outcome = _classify(exc)
+                outcome = _classify(exc, content_sent=connection is not None and connection.content_sent)
                 log_unsent(log, "SMTP", envelope, outcome)
                 return outcome
         return SendOutcome.sent(message_id_for(envelope))
@@ -80,11 +86,11 @@ class SMTPTransport:
                     pass  # already gone: nothing left to release
                 self._connection = None
 
-    def _session(self) -> smtplib.SMTP:
+    def _session(self) -> _Session:
         if self._connection is not None and time.monotonic() - self._last_used < IDLE_RECONNECT_SECONDS:
             return self._connection
         self._drop()
-        connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        connection = _Session(self.host, self.port, timeout=self.timeout)
         try:
             connection.ehlo()
             if connection.has_extn("starttls"):
@@ -106,7 +112,27 @@ class SMTPTransport:
             self._connection = None
 
 
-def _classify(exc: Exception) -> SendOutcome:
+class _Session(smtplib.SMTP):
+    """An SMTP session that notes when a message's content has gone out in full."""
+
+    content_sent = False
+
+    def data(self, msg: bytes) -> tuple[int, bytes]:
+        # smtplib's own DATA (sendmail hands it bytes), noting the moment between writing the
+        # content and reading the final reply: smtplib reports a failure on either side of it
+        # as the same SMTPServerDisconnected, and only after it may the server have queued it.
+        code, reply = self.docmd("data")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        content = re.sub(rb"(?m)^\.", b"..", msg)  # dot-stuffing (RFC 5321, 4.5.2)
+        self.send(content + (b"" if content.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        self.content_sent = True
+        return self.getreply()
+
+
+def _classify(exc: Exception, content_sent: bool) -> SendOutcome:
+    if content_sent and isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPResponseException):
+        return SendOutcome.unknown(f"the message went out, no final reply came (the server may have queued it): {exc}")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, reply = next(iter(exc.recipients.values()))
         return _by_code(code, reply, "recipient refused")
