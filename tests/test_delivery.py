@@ -540,3 +540,26 @@ def test_recovery_settles_dead_claims_from_events_or_as_unknown_and_spares_the_l
     run(engine, transport)
     assert sorted(e.message_key for e in transport.outbox) == sorted([keys[1], keys[5]])
     assert rows(engine)[keys[3]]["provider_message_id"] == "LATE"
+
+def test_only_events_that_show_sendgrid_took_a_message_settle_its_unknown_fate(ledger_url):
+    engine = open_ledger(ledger_url)
+    kinds = ("processed", "delivered", "deferred", "bounce", "open", "dropped")
+    keys = dict(zip(kinds, seed(engine, len(kinds))))
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(sa.update(Message).values(status="unknown", attempts=1))
+        conn.execute(sa.insert(Event), [
+            {"sg_event_id": f"e-{kind}", "message_key": key, "provider_message_id": f"{kind.upper()}.filter0001.1.0",
+             "event": kind, "occurred_at": now, "payload": {}}
+            for kind, key in keys.items()
+        ])  # fmt: skip
+
+    assert recovery.reconcile_unknown(engine) == 4
+    ledger = rows(engine)
+    settled = {kind: (ledger[key]["status"], ledger[key]["provider_message_id"]) for kind, key in keys.items()}
+    assert settled == {
+        "processed": ("sent", "PROCESSED"), "delivered": ("sent", "DELIVERED"), "deferred": ("sent", "DEFERRED"),
+        "bounce": ("sent", "BOUNCE"), "open": ("unknown", None), "dropped": ("unknown", None),
+    }  # fmt: skip
+    assert [u["message_key"] for u in recovery.unknown_messages(engine)] == [keys["open"], keys["dropped"]]
+

@@ -1,7 +1,8 @@
-"""After a crash: settling the claims of senders that died, and the messages of unknown fate.
+"""After a crash or a lost answer: settling the claims of senders that died, and the messages
+of unknown fate.
 
 Nothing here ever resends on its own: a message that may have gone out is `unknown` until its
-events show it arrived (then `sent`) or a person decides it did not (`followup reconcile
+events show SendGrid took it (then `sent`) or a person decides it did not (`followup reconcile
 --resend-unknown`). An offer sent twice is worse than an offer sent an hour late.
 """
 
@@ -20,6 +21,9 @@ from followup.store.owners import Owner, owner_is_alive
 
 _M = Message.__table__
 _E = Event.__table__
+# The events that show SendGrid took a message: it processed it, and the receiving server
+# accepted, deferred or bounced it. Any of them settles a message of unknown fate as sent.
+SETTLING_EVENTS = ("processed", "delivered", "deferred", "bounce")
 # A claim by an owner on another host cannot be checked: after this long it is presumed dead.
 # A send holds its claim for one request (the transport's timeout, seconds), so only a crashed
 # or cut-off sender holds one for half an hour.
@@ -100,8 +104,11 @@ def recover_dead_claims(
     return {"sent": len(sent), "unknown": len(unknown), "alive": len(claimed) - len(dead)}
 
 
-def _first_events(engine: Engine, keys: Sequence[str]) -> dict[str, tuple[str | None, datetime]]:
-    """message_key -> (X-Message-Id, time) of its earliest event, for the keys that have one."""
+def _first_events(
+    engine: Engine, keys: Sequence[str], kinds: Sequence[str] | None = None
+) -> dict[str, tuple[str | None, datetime]]:
+    """message_key -> (X-Message-Id, time) of its earliest event (of `kinds`, or any), for the
+    keys that have one."""
     first: dict[str, tuple[str | None, datetime]] = {}
     with engine.connect() as conn:
         for chunk in chunks(list(keys)):
@@ -110,6 +117,8 @@ def _first_events(engine: Engine, keys: Sequence[str]) -> dict[str, tuple[str | 
                 .where(_E.c.message_key.in_(chunk))
                 .order_by(_E.c.occurred_at)
             )
+            if kinds is not None:
+                query = query.where(_E.c.event.in_(kinds))
             for key, provider_id, occurred_at in conn.execute(query):
                 if key not in first:
                     # sg_message_id is the X-Message-Id, a dot, then SendGrid's own suffix.
@@ -118,14 +127,14 @@ def _first_events(engine: Engine, keys: Sequence[str]) -> dict[str, tuple[str | 
 
 
 def reconcile_unknown(engine: Engine, on_record: Mapping[str, str] | None = None) -> int:
-    """`unknown` messages whose events have arrived since, or whose delivery is on record
-    elsewhere (`on_record`: message_key -> provider id, e.g. its row on a call sheet): `sent`.
-    Returns how many."""
+    """`unknown` messages whose settling events (SETTLING_EVENTS) have arrived since, or whose
+    delivery is on record elsewhere (`on_record`: message_key -> provider id, e.g. its row on a
+    call sheet): `sent`. Returns how many."""
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(_M.c.id, _M.c.message_key, _M.c.claimed_at).where(_M.c.status == MessageStatus.UNKNOWN.value)
         ).all()
-    accepted = _first_events(engine, [row.message_key for row in rows])
+    accepted = _first_events(engine, [row.message_key for row in rows], SETTLING_EVENTS)
     for row in rows:
         if on_record and row.message_key in on_record and row.message_key not in accepted:
             # Written while its claim was held: the claim's time is when it was delivered.
