@@ -16,6 +16,10 @@ import sqlalchemy as sa
 POSTGRES_URL = os.environ.get("FOLLOWUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "drill: a fault drill (tests/drills/): a failure staged against the sandbox")
+
+
 @pytest.fixture(scope="session")
 def prefect_harness():
     """Prefect's test harness costs seconds to start: once per session, only when a test runs a flow."""

@@ -29,6 +29,8 @@ from followup.store import open_ledger, recovery
 from followup.store.owners import Owner
 from followup.transports.sendgrid import SendGridTransport
 
+pytestmark = pytest.mark.drill
+
 CHILD = Path(__file__).with_name("sender_child.py")
 MESSAGES = 400
 CONCURRENCY = 8

@@ -1,0 +1,89 @@
+"""Drill: SendGrid answers slower than the transport waits, and a later sweep comes round.
+
+The sandbox takes each message as it arrives and answers a second later; the transport gives up
+after 0.2 s. The request went out, so the message may be (here: is) on its way: it must become
+`unknown` at once and never be sent again, by this run's retries or by a later sweep. SendGrid's
+events for it, once they arrive, settle it as sent. Each message key is accepted at most once.
+"""
+
+from __future__ import annotations
+
+import runpy
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from followup.models import Batch, Candidate, Event, Message
+from followup.sandbox import Sandbox, SandboxConfig
+from followup.sending import SendPolicy, send_due
+from followup.store import open_ledger, recovery
+from followup.store.owners import Owner
+from followup.transports.sendgrid import SendGridTransport
+
+pytestmark = pytest.mark.drill
+
+CHILD = Path(__file__).with_name("sender_child.py")
+MESSAGES = 24
+CONCURRENCY = 8
+# Quick retries, all due within the run: a lost answer treated as retryable is resent at once.
+POLICY = SendPolicy(concurrency=CONCURRENCY, base_backoff_s=0.05, max_backoff_s=0.2, max_attempts=3)
+
+
+def seed(engine, now: datetime) -> list[str]:
+    keys = [f"drill:c{i:04d}:offer:0:email" for i in range(MESSAGES)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Batch).values(id="b1", source_name="drill.csv", file_sha256="0" * 64, status="imported"))
+        conn.execute(sa.insert(Candidate), [
+            {"candidate_id": f"c{i:04d}", "email": f"c{i:04d}@example.com", "first_name": "Ana", "last_name": "Silva",
+             "channel": "email", "first_batch_id": "b1", "last_batch_id": "b1"}
+            for i in range(MESSAGES)
+        ])  # fmt: skip
+        conn.execute(sa.insert(Message), [
+            {"message_key": key, "campaign": "drill", "candidate_id": f"c{i:04d}", "kind": "offer", "step": 0,
+             "channel": "email", "status": "rendered", "subject": "Your offer", "text_body": "Dear Ana, welcome.",
+             "scheduled_for": now - timedelta(minutes=5)}
+            for i, key in enumerate(keys)
+        ])  # fmt: skip
+    return keys
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["pooled", "official"])
+def test_answers_slower_than_the_timeout_never_send_a_message_twice(tmp_path, pooled):
+    engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    now = datetime.now(timezone.utc)
+    keys = seed(engine, now)
+    envelope_for = runpy.run_path(str(CHILD))["envelope_for"]
+    with Sandbox(SandboxConfig(latency_ms=1000, validate_share=0.0)) as sandbox:
+        transport = SendGridTransport(
+            sandbox.config.api_key, host=sandbox.url, timeout=0.2, pooled=pooled, pool_size=CONCURRENCY
+        )
+        run = dict(owner=Owner.current(), policy=POLICY, business_now=now)
+        first = send_due(engine, transport, envelope_for, **run)
+        an_hour_later = time.time() + 3600  # a later sweep: every backoff has run out
+        later = send_due(engine, transport, envelope_for, real_clock=lambda: an_hour_later, **run)
+        transport.close()
+        accepted = sandbox.message_keys()
+
+    arrivals = Counter(key for _, key in accepted)
+    assert max(arrivals.values()) == 1  # nothing twice
+    assert set(arrivals) == set(keys)  # the sandbox took every one before it answered
+    assert (first.unknown, first.sent, first.retry_wait, first.failed) == (MESSAGES, 0, 0, 0)
+    assert later.requests == 0
+    with engine.connect() as conn:
+        assert set(conn.execute(sa.select(Message.status)).scalars()) == {"unknown"}
+
+    # SendGrid's `processed` events, as the Event Webhook stores them, settle every message.
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Event), [
+            {"sg_event_id": f"ev-{message_id}", "message_key": key, "provider_message_id": f"{message_id}.filterdrill.0",
+             "event": "processed", "occurred_at": now, "payload": {}}
+            for message_id, key in accepted
+        ])  # fmt: skip
+    assert recovery.reconcile_unknown(engine) == MESSAGES
+    with engine.connect() as conn:
+        settled = dict(conn.execute(sa.select(Message.message_key, Message.provider_message_id)).all())
+    assert settled == {key: message_id for message_id, key in accepted}
