@@ -229,3 +229,15 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(sa.String(32))
     source: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class DailyCapDay(Base):
+    """FOLLOWUP_DAILY_CAP's count for one company day: the emails senders have taken from the cap.
+
+    A sender takes its allowance here in the same transaction as the claim it is for, so every
+    sender together keeps to the cap; a message the provider did not take gives it back."""
+
+    __tablename__ = "daily_cap"
+
+    day: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # the company's date, ISO 8601
+    taken: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -15,8 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from followup.sending import SendPolicy, send_due
+from followup.sending.setup import EmailSetup, SendSetup
 from followup.models import Batch, Candidate, Event, Message, Suppression
 from followup.sandbox import Sandbox, SandboxConfig
+from followup.stages.sending import send_stage
 from followup.store import dialect, open_ledger, recovery, sending
 from followup.store.owners import Owner, owner_is_alive
 from followup.transports import Envelope, SendOutcome
@@ -541,6 +543,7 @@ def test_recovery_settles_dead_claims_from_events_or_as_unknown_and_spares_the_l
     assert sorted(e.message_key for e in transport.outbox) == sorted([keys[1], keys[5]])
     assert rows(engine)[keys[3]]["provider_message_id"] == "LATE"
 
+
 def test_only_events_that_show_sendgrid_took_a_message_settle_its_unknown_fate(ledger_url):
     engine = open_ledger(ledger_url)
     kinds = ("processed", "delivered", "deferred", "bounce", "open", "dropped")
@@ -563,3 +566,59 @@ def test_only_events_that_show_sendgrid_took_a_message_settle_its_unknown_fate(l
     }  # fmt: skip
     assert [u["message_key"] for u in recovery.unknown_messages(engine)] == [keys["open"], keys["dropped"]]
 
+
+# --- the daily cap: every sender together ---
+
+
+def capped_setup(ledger_url: str, tmp_path, cap: int, policy: SendPolicy) -> SendSetup:
+    return SendSetup(
+        ledger_url=ledger_url,
+        email=EmailSetup(outbox_dir=tmp_path / "outbox"),
+        call_sheet_dir=tmp_path / "call_sheets",
+        from_email="jobs@acme.example",
+        policy=policy,
+        daily_cap=cap,
+        company_timezone="Europe/Berlin",
+    )
+
+
+def test_two_send_stages_started_together_send_no_more_than_the_daily_cap(ledger_url, tmp_path):
+    engine = open_ledger(ledger_url)
+    seed(engine, 20)
+    setup = capped_setup(ledger_url, tmp_path, 5, SendPolicy(concurrency=4))
+    transport = Scripted({}, delay=0.05)
+    together = threading.Barrier(2)
+    reports = []
+
+    def stage() -> None:
+        together.wait()
+        reports.append(send_stage(setup, business_now=BUSINESS_NOW, email=transport))
+
+    threads = [threading.Thread(target=stage) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(transport.calls.values()) == 5 and set(transport.calls.values()) == {1}
+    assert sum(report.sent for report in reports) == 5
+    assert statuses(engine) == Counter({"sent": 5, "rendered": 15})
+    # The same company day, later: the cap is spent for every sender.
+    assert send_stage(setup, business_now=BUSINESS_NOW + timedelta(hours=3), email=transport).requests == 0
+    assert send_stage(setup, business_now=BUSINESS_NOW + timedelta(days=1), email=transport).sent == 5
+
+
+@pytest.mark.parametrize("answer", ["HTTP 429: too many requests", "HTTP 503: service unavailable"])
+def test_a_429_or_5xx_gives_its_daily_allowance_back(ledger_url, tmp_path, answer):
+    engine = open_ledger(ledger_url)
+    refused, *others = seed(engine, 5)
+    transport = Scripted({refused: [SendOutcome.retry(answer, retry_after=3600.0)]})  # not again this run
+    setup = capped_setup(ledger_url, tmp_path, 3, SendPolicy(concurrency=1, wait_for_retries_s=0.0))
+
+    report = send_stage(setup, business_now=BUSINESS_NOW, email=transport)
+
+    assert report.sent == 3 and transport.calls[refused] == 1
+    ledger = rows(engine)
+    assert ledger[refused]["status"] == "retry_wait"
+    assert [ledger[key]["status"] for key in others] == ["sent", "sent", "sent", "rendered"]
+    assert send_stage(setup, business_now=BUSINESS_NOW + timedelta(hours=3), email=transport).requests == 0

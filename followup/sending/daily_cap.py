@@ -1,83 +1,68 @@
 """An optional daily cap on emails (FOLLOWUP_DAILY_CAP), for a sending plan with a daily quota.
 
-The day is the company's (FOLLOWUP_TIMEZONE, else UTC) on the business clock. The cap wraps the
-transport of one sender: once its share of what is left today is spent, the sender claims no
-more emails that day (the next day's sweep takes them), and the few already on their way to it
-wait in retry_wait until the next day begins. The channels the cap does not count
-(followup.channels: voicemails, calls on a recruiter's call sheet) go on and never wait for it.
+The day is the company's (FOLLOWUP_TIMEZONE, else UTC) on the business clock, the day a send
+stage starts in, and the cap counts every sender together. The ledger keeps what each day has
+taken (store.daily_cap), and a sender takes the allowance of the emails it claims in the same
+transaction as the claim: two send stages started together, overlapping sweeps, or a sweep
+beside a campaign run, never spend the same allowance. A message keeps its allowance while it
+may have gone out (sending, sent, unknown); one the provider did not take (a 429, a 5xx, a
+refusal), or that never reached it, gives it back.
+
+Once the day's cap is spent, the sender claims only the channels the cap does not count
+(followup.channels: voicemails, calls on a recruiter's call sheet), which never wait for it;
+the emails wait for the next day's sweep, or for allowance this sender gets back meanwhile.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from datetime import time as clock_time
+from collections.abc import Callable, Iterable
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from followup.channels import CHANNELS
-from followup.transports.base import Envelope, SendOutcome, Transport
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
-log = logging.getLogger(__name__)
-
-
-def day_bounds(business_now: datetime, zone: str | None) -> tuple[datetime, datetime]:
-    """The start of the company's day holding `business_now`, and of the next one."""
-    local = business_now.astimezone(ZoneInfo(zone or "UTC"))
-    start = datetime.combine(local.date(), clock_time(0), tzinfo=local.tzinfo)
-    return start, datetime.combine(local.date() + timedelta(days=1), clock_time(0), tzinfo=local.tzinfo)
+from followup import channels
+from followup.store import daily_cap
 
 
-class DailyCap:
-    name = "daily-cap"
+class DailyAllowance:
+    """One sender's part in the daily cap: send_due claims through it."""
 
-    def __init__(self, inner: Transport, cap: int, allowance: int, reopens_in_s: Callable[[], float]) -> None:
-        self.inner = inner
+    def __init__(self, cap: int, day: str) -> None:
         self.cap = cap
-        self.left = allowance
-        self.closed = threading.Event()  # the sender claims no more emails once set
-        self.reopens_in_s = reopens_in_s
-        self._lock = threading.Lock()
-        if allowance <= 0:
-            self.closed.set()
+        self.day = day  # the company's date, ISO 8601
+        # The last take got nothing and nothing came back since: claim uncapped channels only.
+        self.spent = False
+        self._capped = frozenset(channels.capped())
 
-    def send(self, envelope: Envelope) -> SendOutcome:
-        if not CHANNELS[envelope.channel].capped:
-            return self.inner.send(envelope)
-        with self._lock:
-            if self.left <= 0:
-                return SendOutcome.retry(f"the daily cap of {self.cap} emails is reached", self.reopens_in_s())
-            self.left -= 1
-            if self.left == 0:
-                self.closed.set()  # no more email claims today; the sends in flight finish
-        return self.inner.send(envelope)
+    @classmethod
+    def open(cls, engine: Engine, cap: int, business_now: datetime, zone: str | None) -> DailyAllowance:
+        """The allowance of the company's day holding `business_now`."""
+        local = business_now.astimezone(ZoneInfo(zone or "UTC"))
+        day_start = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+        day = local.date().isoformat()
+        daily_cap.open_day(engine, day, day_start, channels.capped())
+        return cls(cap, day)
 
-    def close(self) -> None:
-        self.inner.close()
+    def claim(self, conn: sa.Connection, wanted: int, returned: int, claim: Callable[[int], list[dict]]) -> list[dict]:
+        """Up to `wanted` rows from `claim(limit)`, in the caller's transaction `conn`, holding no
+        more capped messages than the day's cap has left; first the allowance of `returned`
+        capped messages (answered without the provider taking them) goes back.
 
+        While spent, the caller's `claim` offers uncapped channels only, so nothing is taken."""
+        spent = self.spent
+        if returned:
+            daily_cap.give_back(conn, self.day, returned)
+            self.spent = False  # what came back may be enough for more
+        if spent or not wanted:
+            return claim(wanted) if wanted else []
+        granted = daily_cap.take(conn, self.day, self.cap, wanted)
+        self.spent = not granted
+        rows = claim(granted) if granted else []
+        daily_cap.give_back(conn, self.day, granted - self.capped_among(rows))
+        return rows
 
-def capped(
-    inner: Transport,
-    cap: int,
-    sent_today: Callable[[datetime], int],
-    business_now: datetime,
-    zone: str | None,
-    senders: int,
-    index: int,
-) -> DailyCap:
-    """`inner` behind sender `index`'s share (of `senders`) of what is left of today's cap;
-    `sent_today(day_start)` counts what the capped channels sent since then."""
-    day_start, next_day = day_bounds(business_now, zone)
-    left = max(0, cap - sent_today(day_start))
-    share = left // senders + (1 if index < left % senders else 0)
-    started = time.monotonic()
-
-    def reopens_in_s() -> float:
-        # The business clock runs on from business_now with real time.
-        return max(1.0, (next_day - business_now).total_seconds() - (time.monotonic() - started))
-
-    if share == 0:
-        log.warning("the daily cap of %d emails is reached; the rest wait for tomorrow", cap)
-    return DailyCap(inner, cap, share, reopens_in_s)
+    def capped_among(self, rows: Iterable[dict]) -> int:
+        """How many of these claimed rows the cap counts."""
+        return sum(1 for row in rows if row["channel"] in self._capped)

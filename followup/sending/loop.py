@@ -24,8 +24,10 @@ How it keeps its promise (DESIGN.md, "The message ledger"):
   for its turn while claimed.
 - After `pause_after_consecutive_failures` final failures in a row it stops claiming and
   reports paused: a revoked API key should cost fifty messages, not fifty thousand.
-- Once `emails_closed` is set (a daily cap on emails spent), only the channels the cap does not
-  count (followup.channels: voicemails, written onto call sheets) are claimed for the rest of the run.
+- With a daily cap (`daily_cap`), each claim takes the allowance of the capped messages it
+  claims in its own transaction, and answers the provider did not take give theirs back in the
+  same commit (followup.sending.daily_cap). While the day's cap is spent, only the channels it
+  does not count (followup.channels: voicemails, written onto call sheets) are claimed.
 - Ctrl-C (in the main thread) stops claiming: the sends in flight finish and are
   recorded, then KeyboardInterrupt is raised. A second Ctrl-C interrupts at once; whatever it
   leaves `sending` is settled by recover_dead_claims once the process has ended.
@@ -52,6 +54,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from followup import channels
+from followup.sending.daily_cap import DailyAllowance
 from followup.sending.policy import SendPolicy, SendReport, TokenBucket
 from followup.store import sending
 from followup.store.owners import Owner
@@ -94,16 +97,16 @@ def send_due(
     business_now: datetime,
     campaign: str | None = None,
     real_clock: Callable[[], float] = time.time,
-    emails_closed: threading.Event | None = None,
+    daily_cap: DailyAllowance | None = None,
 ) -> SendReport:
     """Send every message due at `business_now` (of `campaign`, or all), retrying within the run
     what comes due again within policy.wait_for_retries_s. `envelope_for(row)` builds the email
     from a claimed row (see sending.claim for its keys); when it raises, that message fails alone.
-    Returns when nothing more is due, or when paused. Once `emails_closed` is set, only the
-    channels the daily cap does not count are claimed."""
+    Returns when nothing more is due, or when paused. With `daily_cap`, capped messages are
+    claimed only as far as the day's cap allows, all senders together."""
     if policy.concurrency < 1:
         raise ValueError("SendPolicy.concurrency must be at least 1")
-    return _Sender(engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, emails_closed).run()
+    return _Sender(engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, daily_cap).run()
 
 
 class _Settlement(NamedTuple):
@@ -115,7 +118,7 @@ class _Settlement(NamedTuple):
 
 
 class _Sender:
-    def __init__(self, engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, emails_closed):
+    def __init__(self, engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, daily_cap):
         self.engine = engine
         self.transport = transport
         self.envelope_for = envelope_for
@@ -124,8 +127,8 @@ class _Sender:
         self.business_now = business_now
         self.campaign = campaign
         self.real_clock = real_clock
-        self.emails_closed = emails_closed
-        self.channels: tuple[str, ...] | None = None  # all, until emails close
+        self.daily_cap = daily_cap
+        self.channels: tuple[str, ...] | None = None  # all, except while the daily cap is spent
         self.started_real = real_clock()
         self.report = SendReport()
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # (result or None, the worker's inbox)
@@ -209,18 +212,15 @@ class _Sender:
         if self.interrupted and not self.halted.is_set():
             log.info("asked to stop: finishing the %d sends in flight", len(self.in_flight))
             self.halted.set()
-        if self.channels is None and self.emails_closed is not None and self.emails_closed.is_set():
-            self.channels = channels.uncapped()
-            log.info("no more emails today: only %s are claimed for the rest of this run", ", ".join(self.channels))
-            self.lookahead.clear()  # it holds emails; the next claim reads it afresh
-            self.next_claim_at = 0.0
         wanted, refreshed = self._wanted()
         rows = self._write(self.unwritten, wanted)
         if self.bucket is not None:
             self.bucket.give_back(wanted - len(rows))
         for row in rows:
             self.idle.pop().put(row)
-        if wanted and len(rows) < wanted:
+        # A claim the daily cap cut short says nothing about what is due.
+        switched = self.daily_cap is not None and self._follow_the_cap()
+        if wanted and len(rows) < wanted and not switched:
             if refreshed:
                 self._nothing_due_now()
             # else: the look-ahead ran dry; the next turn reads it again before claiming.
@@ -275,7 +275,12 @@ class _Sender:
         settlement = self._settlement(results)
         with self.engine.begin() as conn:
             self._apply(conn, settlement)
-            rows = self._claim(conn, wanted)
+            if self.daily_cap is None:
+                rows = self._claim(conn, wanted)
+            else:
+                untaken = [i for i, *_ in settlement.retry + settlement.failed] + settlement.released
+                returned = self.daily_cap.capped_among(self.in_flight[i] for i in untaken)
+                rows = self.daily_cap.claim(conn, wanted, returned, lambda limit: self._claim(conn, limit))
         self.unwritten = []
         for result in results:
             del self.in_flight[result.row["id"]]
@@ -334,6 +339,20 @@ class _Sender:
                 self.lookahead.extendleft(reversed(among[last + 1 :]))
             rows += claimed
         return rows
+
+    def _follow_the_cap(self) -> bool:
+        """Claim only the channels the daily cap does not count while it is spent, every channel
+        again once allowance came back; True when that changed (the look-ahead is read afresh)."""
+        claimable = channels.uncapped() if self.daily_cap.spent else None
+        if claimable == self.channels:
+            return False
+        self.channels = claimable
+        if claimable is not None:
+            log.info("the daily cap of %d emails is spent: only %s are claimed now", self.daily_cap.cap,
+                     ", ".join(claimable))  # fmt: skip
+        self.lookahead.clear()
+        self.next_claim_at = 0.0
+        return True
 
     def _nothing_due_now(self) -> None:
         """Look again soon; with nothing in flight either, wait for a retry due soon, or finish."""

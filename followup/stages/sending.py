@@ -14,15 +14,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from datetime import datetime
-from functools import partial
 
-from followup import channels
 from followup.sending import SendReport, send_due
-from followup.sending.daily_cap import capped
+from followup.sending.daily_cap import DailyAllowance
 from followup.sending.envelopes import EnvelopeBuilder
 from followup.sending.routing import on_call_sheets, router_for
 from followup.sending.setup import SendingRefused, SendSetup, check_can_send, sender_address
-from followup.store import control, open_ledger, owners, recovery, sending, suppressions
+from followup.store import control, open_ledger, owners, recovery, suppressions
 from followup.store.control import campaigns_with_due
 from followup.transports.base import Transport
 
@@ -76,27 +74,22 @@ def send_stage(
     if setup.senders > 1 and email is None:
         context = multiprocessing.get_context("spawn")
         with context.Pool(setup.senders) as pool:
-            reports = pool.starmap(_send_one, [(setup, business_now, campaign, None, n) for n in range(setup.senders)])
+            reports = pool.starmap(_send_one, [(setup, business_now, campaign)] * setup.senders)
         return SendReport.merge(reports)
     return _send_one(setup, business_now, campaign, email)
 
 
 def _send_one(
-    setup: SendSetup,
-    business_now: datetime,
-    campaign: str | None,
-    email: Transport | None = None,
-    index: int = 0,
+    setup: SendSetup, business_now: datetime, campaign: str | None, email: Transport | None = None
 ) -> SendReport:
-    """One sender process's share (`index` of setup.senders)."""
+    """One sender; others may claim from the same ledger at once (claims and the daily cap's
+    allowance are taken atomically there)."""
     engine = open_ledger(setup.ledger_url)
     from_email, from_name = sender_address(setup)
-    transport: Transport = router_for(setup, email)
-    emails_closed = None
+    daily_cap = None
     if setup.daily_cap is not None:
-        sent_today = partial(sending.sent_since, engine, channels=channels.capped())
-        cap = capped(transport, setup.daily_cap, sent_today, business_now, setup.company_timezone, setup.senders, index)
-        transport, emails_closed = cap, cap.closed
+        daily_cap = DailyAllowance.open(engine, setup.daily_cap, business_now, setup.company_timezone)
+    transport: Transport = router_for(setup, email)
     try:
         report = send_due(
             engine,
@@ -106,7 +99,7 @@ def _send_one(
             policy=setup.policy,
             business_now=business_now,
             campaign=campaign,
-            emails_closed=emails_closed,
+            daily_cap=daily_cap,
         )
     finally:
         transport.close()

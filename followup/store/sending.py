@@ -323,15 +323,3 @@ def mark_unknown(engine: Engine | sa.Connection, rows: list[tuple[int, str]], *,
 def release(engine: Engine | sa.Connection, owner: Owner, ids: list[int]) -> int:
     """Claims never handed to the transport go back to `rendered`, the attempt not counted."""
     return _settle(engine, owner, MessageStatus.RENDERED, [(i,) for i in ids])
-
-
-# --- the daily cap ---
-
-
-def sent_since(engine: Engine, since: datetime, channels: Sequence[str]) -> int:
-    """How many messages on `channels` were sent at or after `since` (the business clock)."""
-    query = sa.select(sa.func.count()).where(
-        _M.c.status == MessageStatus.SENT.value, _M.c.channel.in_(channels), _M.c.sent_at >= as_utc(since)
-    )
-    with engine.connect() as conn:
-        return conn.execute(query).scalar_one()
