@@ -160,3 +160,63 @@ def test_demo_runs_on_the_embedded_sample_in_its_own_folder(tmp_path):
     # A second demo starts from a clean slate instead of reporting "already imported".
     again = json.loads(invoke(["demo", "--json"], tmp_path).stdout)
     assert again["batch"]["status"] == "imported" and again["planned"] == batch["valid"]
+
+
+# --- what a file, a template or a setting holds is printed as it is: never read as markup or emoji codes ---
+
+MARKED_UP = ["C-1", "ana@example.com", ":x: [red]Ana", "[bold]Silva", "[/]Data :x: Engineer", "offer", "email", ""]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_an_import_prints_headers_cells_and_names_that_look_like_markup_as_they_are(tmp_path, as_json):
+    flag = ["--json"] if as_json else []
+    odd = ["Ref", "[/]Mail", ":x: Given", "[bold]Family"]
+    refused = invoke(["import", str(write(tmp_path / "odd.csv", [MARKED_UP[:4]], header=odd)), *flag], tmp_path)
+    assert refused.exit_code == 2 and "Traceback" not in refused.stderr
+    assert '"[/]Mail", ":x: Given", "[bold]Family"' in refused.stderr
+    if as_json:
+        assert '"[/]Mail", ":x: Given", "[bold]Family"' in json.loads(refused.stdout)["reason"]
+
+    # The same header as an extra column, beside the ones we read, in a file whose name looks like markup.
+    rows = [[*row, "[/]"] for row in (MARKED_UP, *GOOD[1:])] + [[*BAD_EMAIL, ":x:"]]
+    batch = write(tmp_path / "[bold]round :x:.csv", rows, header=[*HEADER, "[/]Mail"])
+    imported = invoke(["import", str(batch), *flag], tmp_path)
+    assert imported.exit_code == 0, imported.stderr
+    if as_json:
+        quarantine_file = json.loads(imported.stdout)["quarantine_file"]
+    else:
+        assert "Imported [bold]round :x:.csv" in imported.stdout
+        quarantine_file = imported.stdout.split("Quarantine file: ", 1)[1].splitlines()[0]
+    with open(quarantine_file, encoding="utf-8", newline="") as handle:
+        [kept] = csv.DictReader(handle)
+    assert kept["[/]Mail"] == ":x:"
+
+
+def test_preview_shows_names_that_look_like_markup_as_they_are_sent(tmp_path):
+    from followup import importing, validation
+    from followup.store.batches import BatchRecord, store_batch
+
+    url = f"sqlite:///{tmp_path / 'data' / 'followup.db'}"
+    candidate = "C-1 [b]:x:"
+    raw = importing.read_batch(write(tmp_path / "round.csv", [[candidate, *MARKED_UP[1:]]]))
+    checked = validation.validate_batch(raw, batch_id="b1", docs_dir=None)
+    store_batch(open_ledger(url), BatchRecord(id="b1", source_name="round.csv", file_sha256="0" * 64), checked.valid)
+
+    shown = invoke(["preview", "--candidate", candidate, "--kind", "offer", "--channel", "email"], tmp_path)
+    assert shown.exit_code == 0, shown.stderr
+    assert "Subject: Good news, :x: [red]Ana: an offer for the [/]Data :x: Engineer role" in shown.stdout
+    assert "Hi :x: [red]Ana," in shown.stdout and "❌" not in shown.stdout
+    as_json = invoke(["preview", "--candidate", candidate, "--kind", "offer", "--channel", "email", "--json"], tmp_path)
+    assert json.loads(as_json.stdout)["subject"] in shown.stdout
+
+    crossed = invoke(["preview", "--candidate", candidate, "--kind", "rejection"], tmp_path)
+    assert crossed.exit_code == 2 and f"Refused: {candidate} has the decision 'offer'" in crossed.stderr
+    unknown = invoke(["preview", "--candidate", "[/]nobody :x:", "--kind", "offer"], tmp_path)
+    assert unknown.exit_code == 2 and "no candidate '[/]nobody :x:'" in unknown.stderr
+
+
+def test_a_setting_that_looks_like_markup_is_named_as_it_is(tmp_path):
+    env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data"), "FOLLOWUP_TIMEZONE": "[/]Mars :x:"}
+    result = runner.invoke(app, ["campaigns"], env=env, catch_exceptions=False)
+    assert result.exit_code == 2 and "'[/]Mars :x:' is not an IANA time zone" in result.stderr

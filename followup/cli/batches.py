@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from followup.cli.common import EXIT_DONE, EXIT_REFUSED, JsonOption, app, err, out, settings_or_refuse
 from followup.config import Settings
@@ -19,18 +21,19 @@ from followup.stages.importing import ImportSummary
 def _run_import(path: Path, mapping: Path | None, settings: Settings) -> ImportSummary:
     from flows.import_batch import import_batch
 
-    with err.status(f"Importing {path.name}: reading, validating, storing…", spinner="dots"):
+    # A spinner reads a str as markup: the file's name goes in as plain Text.
+    with err.status(Text(f"Importing {path.name}: reading, validating, storing…"), spinner="dots"):
         return import_batch(path, mapping, settings)
 
 
 def _print_summary(summary: ImportSummary, title: str) -> None:
     if summary.refused:
-        err.print(f"[bold red]Refused:[/bold red] {summary.reason}")
+        err.print(f"[bold red]Refused:[/bold red] {escape(str(summary.reason))}")
         if summary.quarantine_file:
-            err.print(f"The rows and their problems: {summary.quarantine_file}")
+            err.print(f"The rows and their problems: {summary.quarantine_file}", markup=False)
         return
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_row("batch", summary.batch_id)
+    table = Table(title=escape(title), show_header=False, title_justify="left")
+    table.add_row("batch", Text(summary.batch_id))
     table.add_row("status", summary.status.replace("_", " "))
     table.add_row("rows read", str(summary.rows))
     table.add_row("valid", str(summary.valid))
@@ -48,7 +51,7 @@ def _finish(summary: ImportSummary, as_json: bool, title: str) -> None:
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json()) + "\n")
         if summary.refused:
-            err.print(f"Refused: {summary.reason}")
+            err.print(f"Refused: {summary.reason}", markup=False)
     else:
         _print_summary(summary, title)
     raise typer.Exit(EXIT_REFUSED if summary.refused else EXIT_DONE)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 from pydantic import SecretStr
 from rich.console import Console
+from rich.markup import escape
 
 from followup import logs
 from followup.config import Settings, load_settings
@@ -30,8 +31,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Names, cells, paths and template text reach these consoles: none of them may turn into an emoji
+# (":x:" is a cell, not a sign), and our own styles are the only markup, with whatever comes from
+# a file, a template or a setting escaped where it joins them (or printed with markup=False).
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 EXIT_DONE, EXIT_FAILURE, EXIT_REFUSED = 0, 1, 2
 
@@ -78,7 +82,7 @@ def settings_or_refuse() -> Settings:
     try:
         return load_settings(State.settings_file)
     except Exception as exc:  # pydantic's message names the variable and the bad value
-        err.print(f"[red]Settings are invalid:[/red] {exc}")
+        err.print(f"[red]Settings are invalid:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_REFUSED) from None
 
 
@@ -110,8 +114,9 @@ def main_options(
 
 
 def refuse(message: str) -> NoReturn:
-    """Refused input: a clear message on stderr, exit code 2, nothing half-done."""
-    err.print(f"[red]Refused:[/red] {message}")
+    """Refused input: a clear message on stderr, exit code 2, nothing half-done. The message is
+    plain text: it names the user's files, candidates and campaigns."""
+    err.print(f"[red]Refused:[/red] {escape(message)}")
     raise typer.Exit(EXIT_REFUSED)
 
 

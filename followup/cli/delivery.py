@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.text import Text
 
 from followup.cli.common import (
     JsonOption,
@@ -83,7 +84,7 @@ def run(
 
     name = campaign or default_campaign_name(file)
     if dry_run:  # it renders into a scratch ledger that nothing can watch: a spinner will do
-        with err.status(f"Dry run of {name}: importing, planning, rendering…", spinner="dots"):
+        with err.status(Text(f"Dry run of {name}: importing, planning, rendering…"), spinner="dots"):
             summary = run_campaign(file, name, mapping, settings, moment, dry_run, templates_dir=templates)
     else:
         counts = lambda: status_counts(open_ledger(settings.ledger_url), name)  # noqa: E731
@@ -117,7 +118,7 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
         for name, sent in summary.campaigns.items():
             out.print(f"{name}: {sent['sent']} sent, {sent['failed']} failed, {sent['suppressed']} suppressed, "
                       f"{sent['unknown']} unknown, {sent['retry_wait']} waiting for a retry"
-                      + (f"; PAUSED: {sent['pause_reason']}" if sent["paused"] else ""))  # fmt: skip
+                      + (f"; PAUSED: {sent['pause_reason']}" if sent["paused"] else ""), markup=False)  # fmt: skip
     raise typer.Exit(summary.exit_code())
 
 
@@ -205,7 +206,7 @@ def _steer(act: Callable[..., object], target: str, done: str) -> None:
         result = act(engine, target)
     except (control.UnknownName, ValueError) as exc:
         refuse(str(exc))
-    out.print(done.format(result))
+    out.print(done.format(result), markup=False)
 
 
 @app.command()

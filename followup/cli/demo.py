@@ -30,7 +30,7 @@ def demo(as_json: JsonOption = False) -> None:
     shutil.rmtree(demo_dir, ignore_errors=True)
     sample = ensure_sample(settings.data_dir)
     if not as_json:
-        err.print(f"Demo batch: {sample}")
+        err.print(f"Demo batch: {sample}", markup=False)
     with Sandbox(SandboxConfig(api_key=_DEMO_KEY)) as sandbox:
         demo_settings = settings.model_copy(
             update={
@@ -51,7 +51,7 @@ def demo(as_json: JsonOption = False) -> None:
     print_campaign(summary, as_json)
     if not as_json and summary.status != "refused":
         err.print(f"The sandbox accepted {accepted} emails (nothing left this machine). "
-                  f"Demo ledger: {demo_settings.ledger_url}")  # fmt: skip
+                  f"Demo ledger: {demo_settings.ledger_url}", markup=False)  # fmt: skip
     raise typer.Exit(summary.exit_code())
 
 

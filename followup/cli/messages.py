@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from followup.cli.common import (
     EXIT_DONE,
@@ -78,18 +79,20 @@ def preview(
     try:
         message = renderer.render(kind, chosen, context, variant=variant)
     except RenderError as exc:
-        err.print(f"[red]Cannot render:[/red] {exc}")
+        err.print(f"[red]Cannot render:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILURE) from None
     if html is not None and message.html is not None:
         html.write_text(message.html, encoding="utf-8")
     if as_json:
         sys.stdout.write(json.dumps(message.to_dict()) + "\n")
         return
-    out.print(f"[bold]{message.kind} / {message.channel} / variant {message.variant}[/bold]  ({message.template})")
+    # What is sent is shown as it is: the subject, headers and names are the candidate's and the templates'.
+    heading = f"{message.kind} / {message.channel} / variant {message.variant}"
+    out.print(f"[bold]{escape(heading)}[/bold]  ({escape(message.template)})")
     if message.subject:
-        out.print(f"Subject: {message.subject}")
+        out.print(f"Subject: {message.subject}", markup=False)
     for name, value in message.headers.items():
-        out.print(f"{name}: {value}")
+        out.print(f"{name}: {value}", markup=False)
     if message.call_sheet_row:
         # What the recruiter's call sheet will say, besides the script itself.
         for name, value in message.call_sheet_row.items():
@@ -98,9 +101,11 @@ def preview(
     out.print()
     out.print(message.script if message.script is not None else message.text, markup=False)
     for item in message.attachments:
-        out.print(f"[dim]attachment: {item.filename} ({item.content_type}, {len(item.content)} bytes)[/dim]")
+        attachment = f"attachment: {item.filename} ({item.content_type}, {len(item.content)} bytes)"
+        out.print(f"[dim]{escape(attachment)}[/dim]")
     if html is not None:
-        err.print(f"HTML part written to {html}" if message.html is not None else "This message has no HTML part.")
+        err.print(f"HTML part written to {html}" if message.html is not None else "This message has no HTML part.",
+                  markup=False)  # fmt: skip
 
 
 templates_app = typer.Typer(help="Check message templates.", no_args_is_help=True)

@@ -31,7 +31,7 @@ def ledger_progress(console: Console, counts: Callable[[], dict[str, int]], labe
     done = threading.Event()
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # it names the campaign: plain text
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from rich.markup import escape
 from rich.table import Table
 
 from followup.cli.common import err, out
@@ -16,17 +17,17 @@ def print_campaign(summary: CampaignSummary, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json(), default=str) + "\n")
     if summary.status == "refused":
-        err.print(f"[bold red]Refused:[/bold red] {summary.reason}")
+        err.print(f"[bold red]Refused:[/bold red] {escape(str(summary.reason))}")
         if summary.batch.quarantine_file:
-            err.print(f"The rows and their problems: {summary.batch.quarantine_file}")
+            err.print(f"The rows and their problems: {summary.batch.quarantine_file}", markup=False)
         return
     if as_json:
         return
     batch = summary.batch
-    out.print(f"[bold]Campaign {summary.campaign}[/bold]"
+    out.print(f"[bold]Campaign {escape(summary.campaign)}[/bold]"
               f"{' (dry run: nothing sent, nothing stored)' if summary.status == 'dry_run' else ''}")  # fmt: skip
     out.print(f"batch {batch.batch_id}: {batch.rows} rows, {batch.valid} valid, {batch.quarantined} quarantined"
-              + (f" ({batch.quarantine_file})" if batch.quarantine_file else ""))  # fmt: skip
+              + (f" ({batch.quarantine_file})" if batch.quarantine_file else ""), markup=False)  # fmt: skip
     if batch.data_docs:
         out.print(f"data docs: {batch.data_docs}", markup=False)
     out.print(f"messages: {summary.planned} planned now, {summary.already_planned} from earlier runs; "
@@ -34,8 +35,9 @@ def print_campaign(summary: CampaignSummary, as_json: bool) -> None:
     if summary.status == "dry_run":
         out.print(_counts_table("Would be sent", "kind / channel", summary.would_send))
         for sample in summary.samples:
-            out.print(f"\n[dim]--- {sample['candidate_id']}: {sample['kind']} / {sample['channel']} "
-                      f"/ variant {sample['variant']} ---[/dim]")  # fmt: skip
+            heading = (f"--- {sample['candidate_id']}: {sample['kind']} / {sample['channel']} "
+                       f"/ variant {sample['variant']} ---")  # fmt: skip
+            out.print(f"\n[dim]{escape(heading)}[/dim]")
             if sample["subject"]:
                 out.print(f"Subject: {sample['subject']}", markup=False)
             out.print(sample["text_body"] or "", markup=False)
@@ -43,10 +45,10 @@ def print_campaign(summary: CampaignSummary, as_json: bool) -> None:
         out.print(_counts_table("Outcome", "status", summary.counts))
     _print_reasons(summary.reasons)
     for sheet in summary.call_sheets:
-        out.print(f"call sheet: {sheet}")
+        out.print(f"call sheet: {sheet}", markup=False)
     if summary.status == "paused":
-        err.print(f"[bold red]Paused:[/bold red] {summary.reason}\n"
-                  f"Fix the cause, then `followup resume {summary.campaign}` and `followup sweep`.")  # fmt: skip
+        err.print(f"[bold red]Paused:[/bold red] {escape(str(summary.reason))}\n"
+                  f"Fix the cause, then `followup resume {escape(summary.campaign)}` and `followup sweep`.")  # fmt: skip
     elif summary.status != "dry_run" and summary.counts.get("rendered"):
         err.print(f"{summary.counts['rendered']} messages are ready and not yet sent (the daily cap was reached, "
                   "or they are scheduled later); `followup sweep` sends them when due.")  # fmt: skip
