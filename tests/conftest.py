@@ -1,9 +1,11 @@
-"""Shared fixtures: one Prefect test harness per session, the ledger on SQLite and PostgreSQL."""
+"""Shared fixtures: the user's own settings out of reach, one Prefect test harness per session, the
+ledger on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 
 # Telemetry off before any test imports Great Expectations or Prefect.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -14,6 +16,37 @@ import pytest
 import sqlalchemy as sa
 
 POSTGRES_URL = os.environ.get("FOLLOWUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# The settings of the tool itself (FOLLOWUP_DATABASE_URL, SENDGRID_API_KEY, ...) belong to whoever
+# runs the suite: the tests set what they need. Only the suite's own settings are kept.
+USER_SETTING_PREFIXES = ("FOLLOWUP_", "SENDGRID_")
+SUITE_SETTINGS = frozenset({"FOLLOWUP_TEST_POSTGRES_URL"})
+
+
+def without_user_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` less every setting of the tool, for this process and for the `followup` processes it starts."""
+    return {name: value for name, value in environ.items()
+            if name in SUITE_SETTINGS or not name.startswith(USER_SETTING_PREFIXES)}  # fmt: skip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_user_settings():
+    """With FOLLOWUP_DATABASE_URL exported, the suite would import its fake candidates into that
+    ledger and pause its campaigns: the user's settings are gone before the first test runs."""
+    kept = without_user_settings(os.environ)
+    removed = {name: os.environ.pop(name) for name in set(os.environ) - set(kept)}
+    yield
+    os.environ.update(removed)
+
+
+@pytest.fixture
+def child_env():
+    """The environment of a `followup` child process: this one's, never the user's settings, plus `settings`."""
+
+    def build(**settings: str) -> dict[str, str]:
+        return {**without_user_settings(os.environ), **settings}
+
+    return build
 
 
 def pytest_configure(config) -> None:

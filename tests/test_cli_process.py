@@ -10,21 +10,19 @@ import sys
 from followup.samples import ensure_sample
 
 
-def test_import_in_a_fresh_process_prints_only_what_the_user_needs(tmp_path):
+def followup(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "followup.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+
+
+def test_import_in_a_fresh_process_prints_only_what_the_user_needs(tmp_path, child_env):
     """No GX progress bars, no Prefect start-up or shutdown chatter, and --json alone on stdout."""
     sample = ensure_sample(tmp_path / "data")
-    env = {
-        **os.environ,
-        "FOLLOWUP_DATA_DIR": str(tmp_path / "data"),
-        # A Prefect home of its own: the run starts (and stops) its own temporary server.
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-    }
+    # A Prefect home of its own: the run starts (and stops) its own temporary server.
+    env = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"), PREFECT_HOME=str(tmp_path / "prefect"))
     for noisy in ("PREFECT_LOGGING_LEVEL", "PREFECT_API_URL"):
         env.pop(noisy, None)
-    done = subprocess.run(
-        [sys.executable, "-m", "followup.cli", "import", str(sample), "--json"],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = followup("import", str(sample), "--json", env=env)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["status"] == "imported" and summary["quarantined"] > 0
@@ -34,11 +32,31 @@ def test_import_in_a_fresh_process_prints_only_what_the_user_needs(tmp_path):
     # A refused file is an answer, not a failed Prefect task: no task-run error, no traceback.
     headless = tmp_path / "no-columns.csv"
     headless.write_text("Name,Mail\nAnn,ann@example.com\n", encoding="utf-8")
-    refused = subprocess.run(
-        [sys.executable, "-m", "followup.cli", "import", str(headless), "--json"],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    refused = followup("import", str(headless), "--json", env=env)
     assert refused.returncode == 2 and json.loads(refused.stdout)["status"] == "refused"
     assert refused.stderr.startswith("Refused: no-columns.csv is missing required columns"), refused.stderr
     for noise in ("Traceback", "prefect", "Finished in state"):
         assert noise not in refused.stderr, refused.stderr
+
+
+def test_the_suite_runs_without_the_users_settings():
+    """Whatever the shell exported, the tests see none of the tool's settings but the suite's own."""
+    leaked = [name for name in os.environ
+              if name.startswith(("FOLLOWUP_", "SENDGRID_")) and name != "FOLLOWUP_TEST_POSTGRES_URL"]  # fmt: skip
+    assert leaked == []
+
+
+def test_a_child_process_never_inherits_the_users_ledger_or_keys(tmp_path, child_env, monkeypatch):
+    """A user's ledger named in the parent's environment stays untouched: the child uses its own."""
+    users_ledger = tmp_path / "users-own.db"
+    users_ledger.write_bytes(b"the user's ledger")
+    monkeypatch.setenv("FOLLOWUP_DATABASE_URL", f"sqlite:///{users_ledger}")
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.the-users-own-key")
+    env = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"))
+    assert "FOLLOWUP_DATABASE_URL" not in env and "SENDGRID_API_KEY" not in env
+
+    listed = followup("campaigns", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+    assert users_ledger.read_bytes() == b"the user's ledger"
+    assert (tmp_path / "data" / "followup.db").is_file()  # the default ledger, under the data dir given

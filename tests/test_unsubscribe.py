@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import http.client
 import logging
-import os
 import pickle
 import signal
 import stat
@@ -343,10 +342,9 @@ def test_serve_help_says_which_url_must_reach_it():
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals to a child process")
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_followup_serve_runs_until_ctrl_c_or_sigterm_and_stops_without_a_traceback(tmp_path, stop):
-    env = {**os.environ, "FOLLOWUP_DATA_DIR": str(tmp_path / "data"),
-           "FOLLOWUP_UNSUBSCRIBE_URL": "https://jobs.example.com/unsubscribe"}  # fmt: skip
-    env.pop("FOLLOWUP_DATABASE_URL", None)
+def test_followup_serve_runs_until_ctrl_c_or_sigterm_and_stops_without_a_traceback(tmp_path, stop, child_env):
+    env = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"),
+                    FOLLOWUP_UNSUBSCRIBE_URL="https://jobs.example.com/unsubscribe")  # fmt: skip
     child = subprocess.Popen(
         [sys.executable, "-m", "followup.cli", "serve", "--port", "0"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
