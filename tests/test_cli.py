@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import typer
 from typer.testing import CliRunner
 
 from followup.cli import app
@@ -46,6 +47,19 @@ def count(ledger_url: str, table: str) -> int:
         return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
 
 
+def commands(group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    """Every command and group registered under `group` (a click group), by the words that call it."""
+    found = []
+    for name, command in group.commands.items():
+        found.append(((*path, name), command))
+        found += commands(command, (*path, name)) if hasattr(command, "commands") else []
+    return found
+
+
+ROOT = typer.main.get_command(app)
+COMMANDS = [((), ROOT), *commands(ROOT)]
+
+
 def test_help_explains_every_command():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
@@ -53,6 +67,21 @@ def test_help_explains_every_command():
         assert command in result.stdout
     result = runner.invoke(app, ["import", "--help"])
     assert "--mapping" in result.stdout and "Exit codes" in result.stdout
+    assert {path for path, _ in COMMANDS} >= {("import",), ("run",), ("preview",), ("templates",), ("templates", "check")}
+
+
+@pytest.mark.parametrize("path, command", COMMANDS, ids=[" ".join(("followup", *path)) for path, _ in COMMANDS])
+def test_every_command_has_help_that_lists_it_and_explains_its_options(path, command):
+    if path:
+        parent = runner.invoke(app, [*path[:-1], "--help"])
+        assert parent.exit_code == 0 and path[-1] in parent.stdout
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert " ".join(("followup", *path)) in result.stdout and (command.help or "").strip()
+    for param in command.params:
+        assert getattr(param, "help", None), f"{' '.join(path)}: {param.name} has no help"
+        if param.param_type_name == "option":
+            assert param.opts[0] in result.stdout
 
 
 @pytest.mark.usefixtures("prefect_harness")
