@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import subprocess
@@ -399,21 +400,33 @@ def test_successes_in_between_keep_a_run_from_pausing(ledger_url):
     assert not report.paused and (report.sent, report.failed) == (10, 10)
 
 
-def test_ctrl_c_releases_claims_that_never_reached_the_transport_then_interrupts(ledger_url):
+def test_ctrl_c_releases_claims_that_never_reached_the_transport_then_interrupts(ledger_url, caplog):
     engine = open_ledger(ledger_url)
     seed(engine, 10)
     transport = MemoryTransport()
-    pressed = []
+    first = threading.Lock()
+    stopped = threading.Event()
 
-    def slow_build(row):
-        if not pressed:
-            pressed.append(True)
+    class Stopped(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("asked to stop"):
+                stopped.set()
+
+    def held_build(row):
+        if first.acquire(blocking=False):
             signal.raise_signal(signal.SIGINT)  # Ctrl-C while the first claims are being built
-        time.sleep(0.3)  # the coordinator sees it meanwhile
+        # Each build ends only once the coordinator has seen the Ctrl-C and stopped sending.
+        assert stopped.wait(60), "the coordinator never saw the Ctrl-C"
         return envelope_for(row)
 
-    with pytest.raises(KeyboardInterrupt):
-        run(engine, transport, SendPolicy(concurrency=4), envelope_for=slow_build)
+    caplog.set_level(logging.INFO, logger="followup.sending.loop")
+    watcher = Stopped()
+    logging.getLogger("followup.sending.loop").addHandler(watcher)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(engine, transport, SendPolicy(concurrency=4), envelope_for=held_build)
+    finally:
+        logging.getLogger("followup.sending.loop").removeHandler(watcher)
     assert transport.outbox == []
     ledger = rows(engine).values()
     assert {(r["status"], r["attempts"], r["claimed_by"]) for r in ledger} == {("rendered", 0, None)}

@@ -271,8 +271,12 @@ def test_keep_alive_and_pipelined_requests_are_answered_in_order(sandbox):
     with socket.create_connection((host, int(port)), timeout=5) as connection:
         connection.sendall(request + missing_key + request)
         received = b""
+        deadline = time.monotonic() + 60
         while received.count(b"HTTP/1.1 ") < 3 or not received.endswith(b"\r\n\r\n"):
-            received += connection.recv(65536)
+            assert time.monotonic() < deadline, f"three answers never came; so far: {received!r}"
+            chunk = connection.recv(65536)
+            assert chunk, f"the sandbox hung up before its three answers; so far: {received!r}"
+            received += chunk
 
     assert re.findall(rb"HTTP/1\.1 (\d{3})", received) == [b"202", b"401", b"202"]
     assert sandbox.stats()["connections"] == 2  # the socket above, then stats() itself

@@ -13,7 +13,6 @@ import socket
 import ssl
 import struct
 import threading
-import time
 from dataclasses import dataclass, replace
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -530,6 +529,7 @@ def test_https_verifies_the_certificate_and_keeps_connections_alive(https_sandbo
 def test_a_keep_alive_connection_the_server_closed_while_idle_is_replaced_not_failed():
     """Servers drop idle keep-alive connections; the next send must not pay for it with a retry."""
     answered = []
+    hung_up = threading.Event()
 
     def answer_once_then_hang_up(listener: socket.socket) -> None:
         for _ in range(2):
@@ -541,12 +541,13 @@ def test_a_keep_alive_connection_the_server_closed_while_idle_is_replaced_not_fa
                 answer = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nX-Message-Id: id%d\r\n\r\n" % len(answered)
                 connection.sendall(answer)
                 answered.append(request)
+            hung_up.set()
 
     with socket.create_server(("127.0.0.1", 0)) as listener:
         threading.Thread(target=answer_once_then_hang_up, args=(listener,), daemon=True).start()
         transport = SendGridTransport(KEY, host=f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=5)
         first = transport.send(BASE)
-        time.sleep(0.05)  # the server's close reaches the idle connection
+        assert hung_up.wait(60), "the server never closed the first connection"
         second = transport.send(BASE)
 
     assert (first.status, first.provider_message_id) == ("sent", "id0")

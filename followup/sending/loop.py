@@ -210,8 +210,9 @@ class _Sender:
         self.idle.extend(inbox for _, inbox in answers)
         self.unwritten += [result for result, _ in answers if result is not None]
         if self.interrupted and not self.halted.is_set():
-            log.info("asked to stop: finishing the %d sends in flight", len(self.in_flight))
+            # Halted before the line is logged: whoever reads it knows no claim reaches the transport any more.
             self.halted.set()
+            log.info("asked to stop: finishing the %d sends in flight", len(self.in_flight))
         wanted, refreshed = self._wanted()
         rows = self._write(self.unwritten, wanted)
         if self.bucket is not None:
