@@ -249,3 +249,14 @@ def test_a_setting_that_looks_like_markup_is_named_as_it_is(tmp_path):
     env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data"), "FOLLOWUP_TIMEZONE": "[/]Mars :x:"}
     result = runner.invoke(app, ["campaigns"], env=env, catch_exceptions=False)
     assert result.exit_code == 2 and "'[/]Mars :x:' is not an IANA time zone" in result.stderr
+
+
+def test_a_campaign_named_with_braces_is_steered_and_named_as_it_is(tmp_path):
+    from followup.store.planning import ensure_campaign
+
+    name = "round {1} {}"
+    ensure_campaign(open_ledger(f"sqlite:///{tmp_path / 'data' / 'followup.db'}"), name)
+    paused = invoke(["pause", name], tmp_path)
+    assert paused.exit_code == 0 and paused.stdout.strip() == f"{name} is paused."
+    cancelled = invoke(["cancel", name], tmp_path)
+    assert cancelled.exit_code == 0 and cancelled.stdout.strip() == f"{name} is cancelled; 0 messages will not be sent."

@@ -197,7 +197,7 @@ def campaigns(as_json: JsonOption = False) -> None:
 CampaignArgument = Annotated[str, typer.Argument(help="The campaign's name.")]
 
 
-def _steer(act: Callable[..., object], target: str, done: str) -> None:
+def _steer(act: Callable[..., object], target: str, done: Callable[[object], str]) -> None:
     """Apply a control to the ledger; an unknown name or a move the state forbids is refused."""
     from followup.store import control, open_ledger
 
@@ -206,7 +206,8 @@ def _steer(act: Callable[..., object], target: str, done: str) -> None:
         result = act(engine, target)
     except (control.UnknownName, ValueError) as exc:
         refuse(str(exc))
-    out.print(done.format(result), markup=False)
+    # A function of the result, not a format string: a name may hold braces of its own.
+    out.print(done(result), markup=False)
 
 
 @app.command()
@@ -214,7 +215,7 @@ def pause(campaign: CampaignArgument) -> None:
     """Stop sending a campaign's messages until `followup resume`; messages in flight finish."""
     from followup.store import control
 
-    _steer(control.pause, campaign, f"{campaign} is paused.")
+    _steer(control.pause, campaign, lambda _: f"{campaign} is paused.")
 
 
 @app.command()
@@ -222,7 +223,7 @@ def resume(campaign: CampaignArgument) -> None:
     """Let a paused campaign send again (at the next `followup sweep` or run)."""
     from followup.store import control
 
-    _steer(control.resume, campaign, f"{campaign} is active again.")
+    _steer(control.resume, campaign, lambda _: f"{campaign} is active again.")
 
 
 @app.command()
@@ -230,7 +231,7 @@ def cancel(campaign: CampaignArgument) -> None:
     """Close a campaign for good: every message of it not yet sent is cancelled."""
     from followup.store import control
 
-    _steer(control.cancel, campaign, f"{campaign} is cancelled; {{}} messages will not be sent.")
+    _steer(control.cancel, campaign, lambda n: f"{campaign} is cancelled; {n} messages will not be sent.")
 
 
 @app.command()
@@ -238,4 +239,4 @@ def stop(candidate: Annotated[str, typer.Argument(help="The candidate id, as in 
     """Cancel everything still to be sent to one person, in every campaign."""
     from followup.store import control
 
-    _steer(control.stop_candidate, candidate, f"{{}} pending messages to {candidate} are cancelled.")
+    _steer(control.stop_candidate, candidate, lambda n: f"{n} pending messages to {candidate} are cancelled.")
