@@ -1,4 +1,5 @@
-"""Read a recruiter's candidate batch (CSV or XLSX) into canonical text columns.
+"""Read a recruiter's candidate batch (CSV or XLSX) into canonical text columns; the same reader
+takes the outcomes a recruiter logged (columns=OUTCOME_COLUMNS).
 
 Nothing here judges the values: validation does that. This package only gets every record
 of the file into the right column, as text, with the line it came from, or refuses the
@@ -25,7 +26,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from .batch import RawBatch, _finish
-from .columns import ALIASES, FREE_TEXT_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, _resolve_columns, normalise_header
+from .columns import (
+    ALIASES, BATCH_COLUMNS, FREE_TEXT_COLUMNS, OPTIONAL_COLUMNS, OUTCOME_COLUMNS, REQUIRED_COLUMNS, ColumnSet,
+    _resolve_columns, normalise_header,
+)  # fmt: skip
 from .csvread import _flag_unclosed_quote, _parse_with_arrow, _parse_with_csv_module, _parse_with_pandas, _read_header
 from .detect import _CHUNK, _detect_encoding, _first_content_line, _sniff_delimiter
 from .mapping import _checked_mapping, load_mapping
@@ -43,16 +47,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_batch(path: Path, mapping: Mapping[str, str] | None = None) -> RawBatch:
+def read_batch(path: Path, mapping: Mapping[str, str] | None = None, *, columns: ColumnSet = BATCH_COLUMNS) -> RawBatch:
+    """The file's records under the canonical names of `columns` (a candidate batch by default)."""
     path = Path(path)
-    user_mapping = _checked_mapping(mapping or {}, "passed to the import")
+    user_mapping = _checked_mapping(mapping or {}, "passed to the import", columns.canonical)
     try:
         with path.open("rb") as handle:
             head = handle.read(_HEAD)
     except OSError as exc:
         raise ImportRefused("unreadable", f"Cannot open {path}: {exc.strerror or exc}.") from None
     if not head.strip(b" \t\r\n"):
-        raise ImportRefused("empty", f"{path.name} is empty: it has no header row and no candidate rows.")
+        raise ImportRefused("empty", f"{path.name} is empty: it has no header row and no {columns.rows}.")
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         raise ImportRefused(
             "unsupported_format",
@@ -65,11 +70,11 @@ def read_batch(path: Path, mapping: Mapping[str, str] | None = None) -> RawBatch
         )
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         _require_xlsx(path)
-        return _read_xlsx(path, user_mapping)
-    return _read_csv(path, head, user_mapping)
+        return _read_xlsx(path, user_mapping, columns)
+    return _read_csv(path, head, user_mapping, columns)
 
 
-def _read_csv(path: Path, head: bytes, mapping: dict[str, str]) -> RawBatch:
+def _read_csv(path: Path, head: bytes, mapping: dict[str, str], columns: ColumnSet) -> RawBatch:
     """Detect, read the header, then parse with the fastest tier that copes with the file.
 
     The tiers are called by their names in this package, so switching one off here (as the parity
@@ -84,8 +89,8 @@ def _read_csv(path: Path, head: bytes, mapping: dict[str, str]) -> RawBatch:
         )
     line, declared = _first_content_line(sample)
     delimiter = declared or _sniff_delimiter(line)
-    header = _read_header(path, encoding, delimiter, declared is not None, name)
-    columns = _resolve_columns(header.cells, mapping, name)
+    header = _read_header(path, encoding, delimiter, declared is not None, name, columns.rows)
+    resolved = _resolve_columns(header.cells, mapping, name, columns)
     try:
         parsed = _parse_with_arrow(path, encoding, delimiter, header)
     except pa.ArrowException:
@@ -97,14 +102,17 @@ def _read_csv(path: Path, head: bytes, mapping: dict[str, str]) -> RawBatch:
             path, encoding, delimiter, header
         )
     _flag_unclosed_quote(path, encoding, delimiter, parsed)
-    return _finish(parsed, columns, name, "csv", encoding, delimiter, None)
+    return _finish(parsed, resolved, name, "csv", encoding, delimiter, None)
 
 
 __all__ = [
     "ALIASES",
+    "BATCH_COLUMNS",
     "FREE_TEXT_COLUMNS",
+    "OUTCOME_COLUMNS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "ColumnSet",
     "ImportRefused",
     "RawBatch",
     "file_sha256",

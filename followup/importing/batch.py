@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import _CANONICAL, _EMAIL_COLUMNS, _Columns
+from .columns import _Columns
 from .refusal import ImportRefused
 
 
@@ -205,7 +205,7 @@ def _finish(
         keep |= pc.is_valid(column).to_numpy(zero_copy_only=False)
     bad = np.fromiter(parsed.malformed, dtype=np.int64, count=len(parsed.malformed))
     if not keep.any() and not len(bad):
-        raise ImportRefused("empty", f"{name} has a header row but no candidate rows.")
+        raise ImportRefused("empty", f"{name} has a header row but no {columns.of.rows}.")
     keep[bad] = False
     count = int(keep.sum())
     kept = None if count == records else pa.array(keep)
@@ -232,12 +232,12 @@ def _finish(
     extras: list[str] = []
     by_target = {target: position for position, target in enumerate(columns.targets) if target}
     absent = pa.nulls(count, pa.large_string())
-    for column in _CANONICAL:
+    for column in columns.of.canonical:
         if column in by_target:
             position = by_target[column]
             values = take(position)
             later: list[tuple[np.ndarray, pa.Array]] = []
-            if column in _EMAIL_COLUMNS:
+            if column in columns.of.email_columns:
                 values = _lower_domain(values, later)
             named[position] = (column, columns.headers[position])
             note_originals(column, position, later)

@@ -1,10 +1,15 @@
-"""The canonical columns, the header names that mean them, and how a file's header maps onto them."""
+"""The canonical columns, the header names that mean them, and how a file's header maps onto them.
+
+A ColumnSet is one kind of file the reader takes: the candidate batch (BATCH_COLUMNS) or the
+outcomes a recruiter logged (OUTCOME_COLUMNS). Both are read and matched the same way.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from .refusal import ImportRefused
 
@@ -107,11 +112,51 @@ def normalise_header(text: str) -> str:
     return _SEPARATORS.sub("_", text).strip("_")
 
 
-ALIASES: dict[str, str] = {
-    normalise_header(name): column for column, names in _ALIAS_SOURCES.items() for name in (column, *names)
-}
-# "StartDate", "start-date" and "Start Date" should all land on start_date.
-_SQUASHED_ALIASES = {key.replace("_", ""): column for key, column in ALIASES.items()}
+@dataclass(frozen=True)
+class ColumnSet:
+    """The columns of one kind of file, and the header names that mean them."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    alias_sources: Mapping[str, tuple[str, ...]]  # column -> other header names that mean it
+    rows: str  # what a record of the file is, for refusals: "candidate rows"
+    email_columns: tuple[str, ...] = ()  # their domains are lower-cased
+    # The command takes --mapping FILE, so a refusal may tell the user to write one.
+    mappable: bool = True
+    aliases: dict[str, str] = field(init=False, repr=False, compare=False)
+    # "StartDate", "start-date" and "Start Date" should all land on start_date.
+    squashed: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        aliases = {normalise_header(name): column for column, names in self.alias_sources.items()
+                   for name in (column, *names)}  # fmt: skip
+        object.__setattr__(self, "aliases", aliases)
+        object.__setattr__(self, "squashed", {key.replace("_", ""): column for key, column in aliases.items()})
+
+    @property
+    def canonical(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+BATCH_COLUMNS = ColumnSet(REQUIRED_COLUMNS, OPTIONAL_COLUMNS, _ALIAS_SOURCES, "candidate rows", _EMAIL_COLUMNS)
+ALIASES: dict[str, str] = BATCH_COLUMNS.aliases
+
+# A recruiter's own log of what happened: a call sheet with its results, meetings held, replies read
+# in their inbox (`followup outcomes import`). note is required as a column, not as a value.
+OUTCOME_COLUMNS = ColumnSet(
+    required=("candidate_id", "outcome", "at", "note"),
+    optional=("channel", "message_key"),
+    alias_sources={
+        "candidate_id": _ALIAS_SOURCES["candidate_id"],
+        "outcome": ("Result", "Call Outcome", "Call Result", "Meeting Outcome"),
+        "at": ("Time", "When", "Date", "Date Time", "Timestamp", "Called At", "Occurred At", "Received At"),
+        "note": ("Notes", "Comment", "Comments", "Remarks", "Recruiter Notes"),
+        "channel": (),
+        "message_key": (),
+    },
+    rows="outcome rows",
+    mappable=False,
+)
 _FULL_NAME_HEADERS = frozenset({"name", "full_name", "candidate_name", "applicant_name", "candidate"})
 
 
@@ -121,9 +166,10 @@ class _Columns:
 
     headers: list[str]
     targets: list[str | None]
+    of: ColumnSet
 
 
-def _resolve_columns(headers: list[str], mapping: dict[str, str], name: str) -> _Columns:
+def _resolve_columns(headers: list[str], mapping: dict[str, str], name: str, columns: ColumnSet) -> _Columns:
     by_normalised = {normalise_header(source): target for source, target in mapping.items()}
     targets: list[str | None] = []
     for header in headers:
@@ -133,7 +179,7 @@ def _resolve_columns(headers: list[str], mapping: dict[str, str], name: str) -> 
         elif normalised in by_normalised:
             target = by_normalised[normalised]
         else:
-            target = ALIASES.get(normalised) or _SQUASHED_ALIASES.get(normalised.replace("_", ""), "")
+            target = columns.aliases.get(normalised) or columns.squashed.get(normalised.replace("_", ""), "")
         targets.append(target or None)
 
     seen: dict[str, list[str]] = {}
@@ -147,24 +193,31 @@ def _resolve_columns(headers: list[str], mapping: dict[str, str], name: str) -> 
             for target, names in clashes.items()
         )
         example = next(iter(clashes.values()))[-1]
+        remedy = (f'Remove one of them, or say which one to ignore with --mapping FILE, e.g. a JSON file containing '
+                  f'{{"{example}": ""}}.' if columns.mappable else "Remove or rename one of them.")  # fmt: skip
         raise ImportRefused(
-            "duplicate_columns",
-            f"{name} has more than one column for the same thing: {described}. Remove one of them, or say which one "
-            f'to ignore with --mapping FILE, e.g. a JSON file containing {{"{example}": ""}}.',
+            "duplicate_columns", f"{name} has more than one column for the same thing: {described}. {remedy}"
         )
 
-    missing = [column for column in REQUIRED_COLUMNS if column not in seen]
+    missing = [column for column in columns.required if column not in seen]
     if missing:
         found = ", ".join(f'"{header}"' for header in headers if header.strip()) or "(none)"
         accepted = "; ".join(
-            f"{column}: " + ", ".join(f'"{alias}"' for alias in _ALIAS_SOURCES[column][:3]) for column in missing
+            f"{column}: " + ", ".join(f'"{alias}"' for alias in (column, *columns.alias_sources[column][:3]))
+            for column in missing
+        )
+        remedy = (
+            f"If the file has these columns under other names, map them with --mapping FILE, "
+            f'e.g. a mapping.json containing {{"Your Header": "{missing[0]}"}}.'
+            if columns.mappable
+            else "Add the missing columns (an empty column will do for one with nothing to say) or rename "
+            "the headers, then import the file again."
         )
         message = (
             f"{name} is missing required columns: {', '.join(missing)}.\n"
             f"Headers found in the file: {found}.\n"
             f"Accepted header names include {accepted}.\n"
-            f"If the file has these columns under other names, map them with --mapping FILE, "
-            f'e.g. a mapping.json containing {{"Your Header": "{missing[0]}"}}.'
+            f"{remedy}"
         )
         full_name = [h for h in headers if normalise_header(h) in _FULL_NAME_HEADERS]
         if full_name and ("first_name" in missing or "last_name" in missing):
@@ -173,4 +226,4 @@ def _resolve_columns(headers: list[str], mapping: dict[str, str], name: str) -> 
                 f"split it into first and last name columns first."
             )
         raise ImportRefused("missing_columns", message)
-    return _Columns(headers, targets)
+    return _Columns(headers, targets, columns)

@@ -50,7 +50,7 @@ class _Header:
     last_line: int  # the header's last physical line (what pyarrow skips)
 
 
-def _read_header(path: Path, codec: str, delimiter: str, skip_sep_line: bool, name: str) -> _Header:
+def _read_header(path: Path, codec: str, delimiter: str, skip_sep_line: bool, name: str, rows: str) -> _Header:
     """The first record with any non-blank cell, read with the same rules as the body."""
     try:
         with path.open(encoding=codec, newline="") as handle:
@@ -65,7 +65,7 @@ def _read_header(path: Path, codec: str, delimiter: str, skip_sep_line: bool, na
             "unreadable",
             f'The header row of {name} never ends: a quote (") in it is probably not closed. {_EXPORT_HINT}',
         ) from None
-    raise ImportRefused("empty", f"{name} is empty: it has no header row and no candidate rows.")
+    raise ImportRefused("empty", f"{name} is empty: it has no header row and no {rows}.")
 
 
 def _as_chunked(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:

@@ -96,19 +96,21 @@ def _csv_pairs(text: str, path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def _checked_mapping(mapping: Mapping[str, str | None], where: str) -> dict[str, str]:
+def _checked_mapping(
+    mapping: Mapping[str, str | None], where: str, canonical: tuple[str, ...] = _CANONICAL
+) -> dict[str, str]:
     checked = {}
     unknown = []
     for source, target in mapping.items():
         target = (target or "").strip()
-        canonical = normalise_header(target) if target else ""
-        if canonical and canonical not in _CANONICAL:
+        target_column = normalise_header(target) if target else ""
+        if target_column and target_column not in canonical:
             unknown.append(f'"{source}" -> "{target}"')
-        checked[source] = canonical
+        checked[source] = target_column
     if unknown:
         raise ImportRefused(
             "bad_mapping",
             f"The mapping {where} names columns that do not exist: {'; '.join(unknown)}. "
-            f"Valid columns: {', '.join(_CANONICAL)} (or an empty target to ignore a column).",
+            f"Valid columns: {', '.join(canonical)} (or an empty target to ignore a column).",
         )
     return checked

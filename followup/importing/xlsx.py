@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from .batch import RawBatch, _clean, _finish, _Parsed
-from .columns import _resolve_columns
+from .columns import ColumnSet, _resolve_columns
 from .refusal import _EXPORT_HINT, ImportRefused
 
 
@@ -51,7 +51,7 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
-def _read_xlsx(path: Path, mapping: dict[str, str]) -> RawBatch:
+def _read_xlsx(path: Path, mapping: dict[str, str], columns: ColumnSet) -> RawBatch:
     import openpyxl  # only workbooks pay for importing it
 
     name = path.name
@@ -72,24 +72,29 @@ def _read_xlsx(path: Path, mapping: dict[str, str]) -> RawBatch:
                 filled = ((number, cells) for number, cells in rows if any(cell and cell.strip() for cell in cells))
                 first = next(filled, None)
                 if first is not None:
-                    return _sheet_batch(first[1], list(filled), mapping, name, sheet.title)
+                    return _sheet_batch(first[1], list(filled), mapping, name, sheet.title, columns)
         except ImportRefused:
             raise
         except Exception as exc:  # as above: a damaged sheet fails in the middle of reading
             raise ImportRefused("unreadable", damaged.format(exc)) from None
         finally:
             workbook.close()
-    raise ImportRefused("empty", f"{name} is empty: none of its sheets has a header row or candidate rows.")
+    raise ImportRefused("empty", f"{name} is empty: none of its sheets has a header row or {columns.rows}.")
 
 
 def _sheet_batch(
-    header: list[str | None], rows: list[tuple[int, list[str | None]]], mapping: dict[str, str], name: str, sheet: str
+    header: list[str | None],
+    rows: list[tuple[int, list[str | None]]],
+    mapping: dict[str, str],
+    name: str,
+    sheet: str,
+    column_set: ColumnSet,
 ) -> RawBatch:
     width = max([len(header), *(len(cells) for _, cells in rows)])
     headers = [cell or "" for cell in header] + [""] * (width - len(header))
-    columns = _resolve_columns(headers, mapping, name)
+    columns = _resolve_columns(headers, mapping, name, column_set)
     if not rows:
-        raise ImportRefused("empty", f'{name} (sheet "{sheet}") has a header row but no candidate rows.')
+        raise ImportRefused("empty", f'{name} (sheet "{sheet}") has a header row but no {column_set.rows}.')
     originals: list[list[tuple[np.ndarray, pa.Array]]] = [[] for _ in range(width)]
     cells = [
         _clean(pa.array([row[i] if i < len(row) else None for _, row in rows], pa.large_string()), 0, originals[i])
