@@ -29,6 +29,31 @@ class MessageStatus(str, enum.Enum):
     UNKNOWN = "unknown"
 
 
+class Outcome(str, enum.Enum):
+    """What happened after a message: a reply read, a call made, a meeting held (DESIGN.md, "Outcome vocabulary")."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REPLIED = "replied"
+    QUESTION = "question"
+    OPT_OUT = "opt_out"
+    CALLED_BACK = "called_back"
+    NO_ANSWER = "no_answer"
+    WRONG_NUMBER = "wrong_number"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+    OUT_OF_OFFICE = "out_of_office"
+    AUTO_REPLY = "auto_reply"
+
+
+# The outcomes that are the candidate answering, for the stop rules and the response report. The
+# rest are recorded but are no answer: a call nobody took, a wrong number, an absence, a bot.
+RESPONSES: frozenset[Outcome] = frozenset({
+    Outcome.ACCEPTED, Outcome.DECLINED, Outcome.REPLIED, Outcome.QUESTION, Outcome.OPT_OUT,
+    Outcome.CALLED_BACK, Outcome.ATTENDED,
+})  # fmt: skip
+
+
 class BatchStatus(str, enum.Enum):
     IMPORTED = "imported"
     REFUSED = "refused"
@@ -207,7 +232,10 @@ class Event(Base):
 
 
 class Response(Base):
-    """A candidate's answer: an email reply, or a logged call or meeting outcome."""
+    """A candidate's answer: an email reply, or a logged call or meeting outcome.
+
+    outcome holds an Outcome value; RESPONSES says which of them are the candidate answering.
+    """
 
     __tablename__ = "responses"
 
@@ -218,6 +246,11 @@ class Response(Base):
     outcome: Mapped[str] = mapped_column(sa.String(32))
     body: Mapped[str | None] = mapped_column(sa.Text)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    # Where it came from: "outcomes:<file name>" for a recorded outcome; later "webhook", "inbound".
+    source: Mapped[str | None] = mapped_column(sa.String(300))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    # The same answer arriving twice (a file imported again, a webhook retried) is stored once.
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
 
 
 class Suppression(Base):
