@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         default=0.20,
         ge=0.0,
         le=1.0,
-        description="A batch with more than this share of bad rows is refused whole.",
+        description="A batch or outcome file with more than this share of bad rows is refused whole.",
     )
     country: str | None = Field(
         default=None,

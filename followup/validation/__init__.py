@@ -4,7 +4,8 @@ validate_batch() turns a RawBatch into typed good rows and a quarantine: one row
 record with the failing columns, a reason a recruiter can act on, and the record's cells
 under the file's own headers, so the source can be fixed and imported again. It is two
 steps, each public for the benchmark's floor: prepare() derives the typed rows and the
-checks frame, run_suite() runs the GX suite over the checks frame.
+checks frame, run_suite() runs the GX suite over the checks frame. A file of recorded outcomes
+is checked by validation.outcomes into the same Validated shape, quarantine and gate.
 
 Why this shape (measured with GX 1.24 on the 2-core benchmark machine, 1M rows):
 
@@ -137,12 +138,13 @@ def validate_batch(
     )
 
 
-def gate_reason(validated: Validated, max_bad_share: float) -> str | None:
-    """Why the whole batch is refused when more than `max_bad_share` of its records are bad, else None."""
+def gate_reason(validated: Validated, max_bad_share: float, what: str = "batch") -> str | None:
+    """Why the whole file (`what`: a batch, an outcome file) is refused when more than `max_bad_share`
+    of its records are bad, else None."""
     if validated.bad_share <= max_bad_share:
         return None
     return (
         f"{len(validated.quarantine):,} of {validated.rows:,} records ({validated.bad_share:.1%}) failed "
-        f"validation, more than the {max_bad_share * 100:g}% allowed, so the whole batch was refused. "
-        f"Fix the records listed in the quarantine file and import the batch again."
+        f"validation, more than the {max_bad_share * 100:g}% allowed, so the whole {what} was refused. "
+        f"Fix the records listed in the quarantine file and import the {what} again."
     )

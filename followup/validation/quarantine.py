@@ -70,6 +70,12 @@ def find_failures(raw: RawBatch, prepared: Prepared, failing: dict[str, np.ndarr
             reason = f"{label[rule.column]} '" + value + "'" + VALUE_REASONS[rule.key]
             part = pd.DataFrame({"columns": rule.column, "reason": reason.to_numpy(dtype=object)}, index=rows)
         parts.append(part)
+    return join_failures(parts)
+
+
+def join_failures(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Failures found rule by rule (frame rows as index; columns, reason) as one row per record:
+    columns ';'-joined (each once), reasons '; '-joined, in the order the rules found them."""
     if not parts:
         return pd.DataFrame({"columns": [], "reason": []}, index=np.empty(0, np.int64))
     failures = pd.concat(parts).sort_index(kind="stable")
