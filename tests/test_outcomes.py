@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import openpyxl
-import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -229,7 +228,7 @@ def test_the_migration_keeps_responses_stored_before_it(ledger_url):
     engine = open_ledger(ledger_url)
     seed(ledger_url)
     with engine.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0002")
+        command.downgrade(_alembic_config(conn), "0003")
     before = sa.table("responses", sa.column("candidate_id"), sa.column("channel"), sa.column("outcome"),
                       sa.column("received_at", sa.DateTime(timezone=True)))  # fmt: skip
     with engine.begin() as conn:
