@@ -38,6 +38,19 @@ class Settings(BaseSettings):
         le=1.0,
         description="A batch or outcome file with more than this share of bad rows is refused whole.",
     )
+    # The defaults are followup.importing.ReadLimits' (a test holds them equal); not imported
+    # from there, since reading the settings must not import pyarrow.
+    max_file_mb: float = Field(
+        default=512,
+        gt=0,
+        description="A batch file bigger than this many MB is refused; an XLSX counts as what it unzips to.",
+    )
+    max_columns: int = Field(default=1000, ge=1, description="A batch file with more columns is refused.")
+    max_cell_chars: int = Field(
+        default=32_767,
+        ge=1,
+        description="A row with a longer cell is quarantined, the cell cut to this length in the quarantine file.",
+    )
     country: str | None = Field(
         default=None,
         description="Company default country (ISO 3166 alpha-2), used to read national phone numbers.",

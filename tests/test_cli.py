@@ -35,8 +35,8 @@ def write(path: Path, rows, header=HEADER) -> Path:
     return path
 
 
-def invoke(args, tmp_path: Path, ledger_url: str | None = None):
-    env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data")}
+def invoke(args, tmp_path: Path, ledger_url: str | None = None, **settings: str):
+    env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data"), **settings}
     if ledger_url:
         env["FOLLOWUP_DATABASE_URL"] = ledger_url
     return runner.invoke(app, args, env=env, catch_exceptions=False)
@@ -172,6 +172,21 @@ def test_an_unreadable_file_is_refused_with_exit_code_2(tmp_path):
         summary = json.loads(result.stdout)
         assert result.exit_code == 2 and summary["status"] == "refused" and problem in summary["reason"]
     assert count(f"sqlite:///{tmp_path / 'data' / 'followup.db'}", "batches") == 4  # the .xls, then three unreadable paths
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_file_past_a_limit_is_refused_with_exit_code_2_naming_the_setting(tmp_path):
+    rows = [[f"C-{n}", f"c{n}@example.com", *GOOD[0][2:]] for n in range(200)]  # about 11 KB
+    batch = write(tmp_path / "round.csv", rows)
+    result = invoke(["import", str(batch), "--json"], tmp_path, FOLLOWUP_MAX_FILE_MB="0.005")
+    assert result.exit_code == 2
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "refused" and "FOLLOWUP_MAX_FILE_MB" in summary["reason"]
+    assert "FOLLOWUP_MAX_FILE_MB" in result.stderr and "Traceback" not in result.stderr
+    ledger = f"sqlite:///{tmp_path / 'data' / 'followup.db'}"
+    assert count(ledger, "candidates") == 0
+    with open_ledger(ledger).connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM batches")).scalars().all() == ["refused"]
 
 
 @pytest.mark.usefixtures("prefect_harness")

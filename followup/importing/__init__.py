@@ -13,13 +13,15 @@ the same cells and line numbers.
 
 Modules: columns (canonical columns, header aliases), mapping (--mapping files), detect
 (encoding and delimiter of a CSV), csvread (the three CSV parsers), xlsx (workbooks),
-batch (RawBatch and the cleaning every reader shares), refusal (ImportRefused).
+batch (RawBatch and the cleaning every reader shares), refusal (ImportRefused), limits
+(ReadLimits: how big a file, how many columns, how long a cell).
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from .columns import (
 )  # fmt: skip
 from .csvread import _flag_unclosed_quote, _parse_with_arrow, _parse_with_csv_module, _parse_with_pandas, _read_header
 from .detect import _CHUNK, _detect_encoding, _first_content_line, _sniff_delimiter
+from .limits import ReadLimits, too_big, too_wide
 from .mapping import _checked_mapping, load_mapping
 from .refusal import _EXPORT_HINT, ImportRefused
 from .xlsx import _read_xlsx, _require_xlsx
@@ -47,15 +50,25 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_batch(path: Path, mapping: Mapping[str, str] | None = None, *, columns: ColumnSet = BATCH_COLUMNS) -> RawBatch:
+def read_batch(
+    path: Path,
+    mapping: Mapping[str, str] | None = None,
+    limits: ReadLimits | None = None,
+    *,
+    columns: ColumnSet = BATCH_COLUMNS,
+) -> RawBatch:
     """The file's records under the canonical names of `columns` (a candidate batch by default)."""
     path = Path(path)
+    limits = limits or ReadLimits()
     user_mapping = _checked_mapping(mapping or {}, "passed to the import", columns.canonical)
     try:
         with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
             head = handle.read(_HEAD)
     except OSError as exc:
         raise ImportRefused("unreadable", f"Cannot open {path}: {exc.strerror or exc}.") from None
+    if size > limits.max_file_bytes:
+        raise too_big(f"{path.name} is", size, limits)
     if not head.strip(b" \t\r\n"):
         raise ImportRefused("empty", f"{path.name} is empty: it has no header row and no {columns.rows}.")
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
@@ -69,12 +82,12 @@ def read_batch(path: Path, mapping: Mapping[str, str] | None = None, *, columns:
             "unsupported_format", f"{path.name} is a PDF document, not a candidate list. {_EXPORT_HINT}"
         )
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        _require_xlsx(path)
-        return _read_xlsx(path, user_mapping, columns)
-    return _read_csv(path, head, user_mapping, columns)
+        _require_xlsx(path, limits)
+        return _read_xlsx(path, user_mapping, columns, limits)
+    return _read_csv(path, head, user_mapping, columns, limits)
 
 
-def _read_csv(path: Path, head: bytes, mapping: dict[str, str], columns: ColumnSet) -> RawBatch:
+def _read_csv(path: Path, head: bytes, mapping: dict[str, str], columns: ColumnSet, limits: ReadLimits) -> RawBatch:
     """Detect, read the header, then parse with the fastest tier that copes with the file.
 
     The tiers are called by their names in this package, so switching one off here (as the parity
@@ -90,6 +103,8 @@ def _read_csv(path: Path, head: bytes, mapping: dict[str, str], columns: ColumnS
     line, declared = _first_content_line(sample)
     delimiter = declared or _sniff_delimiter(line)
     header = _read_header(path, encoding, delimiter, declared is not None, name, columns.rows)
+    if len(header.cells) > limits.max_columns:
+        raise too_wide(name, len(header.cells), limits)
     resolved = _resolve_columns(header.cells, mapping, name, columns)
     try:
         parsed = _parse_with_arrow(path, encoding, delimiter, header)
@@ -115,6 +130,7 @@ __all__ = [
     "ColumnSet",
     "ImportRefused",
     "RawBatch",
+    "ReadLimits",
     "file_sha256",
     "load_mapping",
     "normalise_header",

@@ -6,7 +6,8 @@ from __future__ import annotations
 class ImportRefused(Exception):
     """The whole file is refused. str(exc) is a clear message for a recruiter.
 
-    problem: "unreadable", "empty", "missing_columns", "duplicate_columns", "unsupported_format" or "bad_mapping".
+    problem: "unreadable", "empty", "missing_columns", "duplicate_columns", "unsupported_format", "bad_mapping"
+    or "too_large" (past a limit of ReadLimits).
     """
 
     problem: str

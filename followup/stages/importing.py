@@ -32,11 +32,17 @@ class ImportSetup:
     max_bad_share: float = 0.20
     default_country: str | None = None
     default_timezone: str | None = None
+    limits: importing.ReadLimits = importing.ReadLimits()
 
     @classmethod
     def of(cls, settings: Settings) -> ImportSetup:
         return cls(settings.ledger_url, settings.docs_dir, settings.quarantine_dir, settings.max_bad_share,
-                   settings.country, settings.timezone)  # fmt: skip
+                   settings.country, settings.timezone, read_limits(settings))  # fmt: skip
+
+
+def read_limits(settings: Settings) -> importing.ReadLimits:
+    """How big a file the reader takes (FOLLOWUP_MAX_FILE_MB, _MAX_COLUMNS, _MAX_CELL_CHARS)."""
+    return importing.ReadLimits(settings.max_file_mb, settings.max_columns, settings.max_cell_chars)
 
 
 @dataclass(frozen=True)
@@ -103,10 +109,10 @@ def open_batch(path: Path, setup: ImportSetup) -> BatchRecord | ImportSummary:
 
 def read(path: Path, mapping_file: Path | None, record: BatchRecord, setup: ImportSetup) -> importing.RawBatch | ImportSummary:
     """The batch's rows under our column names, or its recorded refusal (columns missing, a file
-    that cannot be parsed, a bad mapping)."""
+    that cannot be parsed, a bad mapping, a file past the limits)."""
     try:
         mapping = importing.load_mapping(Path(mapping_file)) if mapping_file else None
-        return importing.read_batch(path, mapping)
+        return importing.read_batch(path, mapping, setup.limits)
     except importing.ImportRefused as exc:
         record_refusal(open_ledger(setup.ledger_url), record, str(exc))
         return ImportSummary(batch_id=record.id, status="refused", reason=str(exc))
@@ -120,6 +126,7 @@ def validate(raw: importing.RawBatch, record: BatchRecord, setup: ImportSetup) -
         docs_dir=setup.docs_dir,
         default_country=setup.default_country,
         default_timezone=setup.default_timezone,
+        max_cell_chars=setup.limits.max_cell_chars,
     )
     quarantine_file = validation.write_quarantine(checked, setup.quarantine_dir / f"{record.id}.csv")
     return checked, quarantine_file

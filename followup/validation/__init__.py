@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from followup.importing import RawBatch
+from followup.importing import RawBatch, ReadLimits
 from followup.validation.checks import Prepared, prepare
 from followup.validation.quarantine import find_failures, quarantine_frame, write_quarantine
 from followup.validation.rules import (
@@ -118,21 +118,23 @@ def validate_batch(
     docs_dir: Path | None,
     default_country: str | None = None,
     default_timezone: str | None = None,
+    max_cell_chars: int = ReadLimits().max_cell_chars,
 ) -> Validated:
     """Check every record: typed good rows in `valid`, the others (and malformed records) in `quarantine`.
 
     Naive dates are wall time in the row's timezone, else `default_timezone`, else UTC;
-    national phone numbers are read for the row's country, else `default_country`.
+    national phone numbers are read for the row's country, else `default_country`. A cell
+    longer than `max_cell_chars` fails its record, and is cut to that length in the quarantine.
     """
     check_batch_id(batch_id)  # before the work, not after it
-    prepared = prepare(raw, default_country, default_timezone)
+    prepared = prepare(raw, default_country, default_timezone, max_cell_chars)
     failing, docs = run_suite(prepared.checks, batch_id, docs_dir)
     failures = find_failures(raw, prepared, failing)
     good = np.ones(len(raw.frame), dtype=bool)
     good[failures.index.to_numpy()] = False
     return Validated(
         valid=_keep(prepared.typed, good),
-        quarantine=quarantine_frame(raw, failures),
+        quarantine=quarantine_frame(raw, failures, max_cell_chars),
         rows=len(raw.frame) + len(raw.malformed),
         data_docs=docs,
     )

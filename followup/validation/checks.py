@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from followup.channels import DEFAULT_CHANNEL
-from followup.importing import FREE_TEXT_COLUMNS, RawBatch
+from followup.importing import FREE_TEXT_COLUMNS, RawBatch, ReadLimits
 from followup.validation.derive import (
-    FIRST_YEAR, LAST_YEAR, as_shown, canonical_locale, canonical_zone, channel_name, e164, parse_dates,
-    parse_salary, per_unique, rows_where, scan_text, take_rows,
+    FIRST_YEAR, LAST_YEAR, as_shown, canonical_locale, canonical_zone, channel_name, e164, long_cells,
+    parse_dates, parse_salary, per_unique, rows_where, scan_text, take_rows,
 )  # fmt: skip
 from followup.validation.rules import (
     CANONICAL, COUNTRIES, CURRENCIES, DATE_COLUMNS, EMAIL_PATTERN, LOCALE_PATTERN, MAX_LENGTH, PHONE_CHANNELS,
@@ -58,11 +58,17 @@ class Prepared:
     found: dict[str, pd.DataFrame]  # per problem rule: columns and reason by position
 
 
-def prepare(raw: RawBatch, default_country: str | None = None, default_timezone: str | None = None) -> Prepared:
+def prepare(
+    raw: RawBatch,
+    default_country: str | None = None,
+    default_timezone: str | None = None,
+    max_cell_chars: int = ReadLimits().max_cell_chars,
+) -> Prepared:
     """Every record typed for storage, the checks frame for run_suite(), and the problems found.
 
     Naive dates are wall time in the row's timezone, else `default_timezone`, else UTC;
-    national phone numbers are read for the row's country, else `default_country`.
+    national phone numbers are read for the row's country, else `default_country`. No cell,
+    in any column, may be longer than `max_cell_chars`.
     """
     if default_timezone:
         if canonical_zone(default_timezone) is None:
@@ -91,7 +97,8 @@ def prepare(raw: RawBatch, default_country: str | None = None, default_timezone:
         reason = quoted(first, rows) + what + quoted(second, rows).to_numpy()
         problems.add(rule, rows, shown, f"{first};{second}", reason)
 
-    scans = {c: scan_text(col[c], limit, c in FREE_TEXT_COLUMNS) for c, limit in MAX_LENGTH.items()}
+    longest = {c: min(limit, max_cell_chars) for c, limit in MAX_LENGTH.items()}
+    scans = {c: scan_text(col[c], limit, c in FREE_TEXT_COLUMNS) for c, limit in longest.items()}
     for c in TEXT_COLUMNS:  # line breaks are stored as LF
         typed[c] = col[c].str.replace("\r\n?", "\n", regex=True) if scans[c].has_cr else col[c]
     typed["decision"] = col["decision"].str.lower()
@@ -142,15 +149,22 @@ def prepare(raw: RawBatch, default_country: str | None = None, default_timezone:
     pair("salary_min_above_max", typed["salary_min"] > typed["salary_max"],
          "salary_min", ">", "salary_max", " is more than ")  # fmt: skip
 
+    setting = f"at most {max_cell_chars}; FOLLOWUP_MAX_CELL_CHARS sets that"
     for c, scan in scans.items():
         size = pd.Series(scan.lengths).astype("str")
+        most = f"at most {MAX_LENGTH[c]}" if MAX_LENGTH[c] <= max_cell_chars else setting
         problems.add("text_too_long", scan.long_rows, f"{c}: " + size + " characters", c,
-                     f"{label[c]} is too long (" + size + f" characters, at most {MAX_LENGTH[c]})")  # fmt: skip
+                     f"{label[c]} is too long (" + size + f" characters, {most})")  # fmt: skip
         point = pd.Series([f"U+{p:04X}" for p in scan.control[:, 1]], dtype="str")
         free = c in FREE_TEXT_COLUMNS
         allowed = " (free text may hold line breaks and tabs, no other control characters)" if free else ""
         problems.add("control_characters", scan.control[:, 0], f"{c}: " + point, c,
                      f"{label[c]} contains the control character " + point + allowed)  # fmt: skip
+    for c in raw.extra_columns:  # nothing stores them, but a row in quarantine keeps every cell
+        rows, lengths = long_cells(raw.frame[c], max_cell_chars)
+        size = pd.Series(lengths).astype("str")
+        problems.add("text_too_long", rows, f"{c}: " + size + " characters", c,
+                     f"{raw.source_headers.get(c, c)} is too long (" + size + f" characters, {setting})")  # fmt: skip
 
     found = {key: problems.found(key) for key, _ in PROBLEMS}
     presence_only = ("first_name", "last_name", "role")  # a nullable boolean is cheap for GX to copy

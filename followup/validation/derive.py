@@ -92,14 +92,34 @@ def scan_text(values: pd.Series, limit: int, free_text: bool) -> Scan:
     return found
 
 
-def _scan_chunk(array: pa.LargeStringArray, limit: int, free_text: bool) -> Scan:
+def long_cells(values: pd.Series, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose text is longer than `limit` characters, and their lengths: scan_text's
+    length half, for columns whose characters nothing else judges."""
+    column = pa.array(values, type=pa.large_string(), from_pandas=True)
+    rows, lengths, start = [np.empty(0, np.int64)], [np.empty(0, np.int64)], 0
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        long_rows, long_lengths = _long_cells(chunk, limit)
+        rows.append(long_rows + start)
+        lengths.append(long_lengths)
+        start += len(chunk)
+    return np.concatenate(rows), np.concatenate(lengths)
+
+
+def _long_cells(array: pa.LargeStringArray, limit: int) -> tuple[np.ndarray, np.ndarray]:
     n = len(array)
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + n + 1]
     valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else np.ones(n, dtype=bool)
     long_rows = np.flatnonzero(np.where(valid, np.diff(offsets), 0) > limit)
     lengths = pc.utf8_length(array.take(pa.array(long_rows))).to_numpy(zero_copy_only=False).astype(np.int64)
     too_long = lengths > limit
-    found = Scan(long_rows[too_long], lengths[too_long], np.empty((0, 2), np.int64), False)
+    return long_rows[too_long], lengths[too_long]
+
+
+def _scan_chunk(array: pa.LargeStringArray, limit: int, free_text: bool) -> Scan:
+    n = len(array)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + n + 1]
+    valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else np.ones(n, dtype=bool)
+    found = Scan(*_long_cells(array, limit), np.empty((0, 2), np.int64), False)
     buffer = array.buffers()[2]
     if buffer is None or not n or offsets[-1] == offsets[0]:
         return found

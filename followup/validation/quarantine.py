@@ -89,9 +89,9 @@ def join_failures(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat([failures[~several], joined]).sort_index()
 
 
-def quarantine_frame(raw: RawBatch, failures: pd.DataFrame) -> pd.DataFrame:
+def quarantine_frame(raw: RawBatch, failures: pd.DataFrame, max_cell_chars: int) -> pd.DataFrame:
     """Bad and malformed records by line: what failed and why, then the cells under the file's headers,
-    in the file's column order, as the file had them."""
+    in the file's column order, as the file had them, but for a cell past `max_cell_chars`: its start."""
     rows = failures.index.to_numpy()
     lead = ("line", "candidate_id", "columns", "reason")
     data = {
@@ -127,7 +127,21 @@ def quarantine_frame(raw: RawBatch, failures: pd.DataFrame) -> pd.DataFrame:
             ],
             ignore_index=True,
         )
+    for name in quarantine.columns.drop("line"):
+        if pd.api.types.is_string_dtype(quarantine[name]):
+            quarantine[name] = _cut(quarantine[name], max_cell_chars)
     return quarantine.sort_values("line", kind="stable", ignore_index=True)
+
+
+def _cut(cells: pd.Series, limit: int) -> pd.Series:
+    """A cell longer than `limit` keeps its first `limit` characters and says that it was cut: the
+    recruiter still finds the cell, and one pasted document does not make a quarantine file of its size."""
+    lengths = cells.str.len()
+    long = (lengths > limit).fillna(False).astype(bool)
+    if not long.any():
+        return cells
+    note = [f" [cut here: the cell in your file has {int(n):,} characters]" for n in lengths[long]]
+    return cells.mask(long, cells[long].str.slice(0, limit) + pd.Series(note, index=cells.index[long]))
 
 
 def write_quarantine(validated: Validated, path: Path) -> Path | None:
