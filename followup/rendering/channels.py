@@ -21,6 +21,7 @@ from followup.cadence import calendar
 from followup.channels import CHANNELS, Channel
 
 from . import ics
+from .bounds import MessageBudget
 from .context import unsubscribe_token
 from .environment import (
     BASE_VARIANT,
@@ -310,18 +311,24 @@ class Renderer:
         parts of one message share one context that already holds the globals; templates
         cannot write to it ({% set %} goes to the template's own scope). The Context is built
         directly because template.new_context lists the globals' names again each time, for
-        {% import %} of a module only."""
+        {% import %} of a module only. A user's templates render within the bounds of
+        followup.rendering.bounds, counted over the whole message."""
         env = self.env
         out = {}
+        budget = MessageBudget() if self.sandboxed else None
         try:
-            for part, (_, template, locale) in parts.items():
+            for part, (name, template, locale) in parts.items():
                 # Each part formats money and dates in its own file's language (a German
                 # subject over an English body stays consistent within each part).
                 part_ctx = ctx if locale == ctx["locale"] else {**ctx, "locale": locale}
                 context = env.context_class(env, part_ctx, template.name, template.blocks)
-                out[part] = env.concat(template.root_render_func(context))
+                chunks = template.root_render_func(context)
+                out[part] = env.concat(chunks) if budget is None else budget.join(chunks, name)
         except Exception:
             env.handle_exception()  # re-raises with template file and line in the traceback
+        finally:
+            if budget is not None:
+                budget.close()
         return out
 
     def _script(self, kind: str, variant: str, main: str, ctx: dict, raw: str, spec: Channel) -> OutboundMessage:

@@ -29,11 +29,11 @@ from jinja2 import (
 )
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
 from followup.channels import CHANNELS
 
+from .bounds import BoundedCodeGenerator, BoundedSandbox, BoundExceeded
 from .formatting import FILTERS
 from .message import RenderError
 from .output import EmptyValue, MessageCodeGenerator, refuse_none
@@ -205,7 +205,7 @@ class MessageContext(Context):
 
 
 def make_environment(loader, *, sandboxed: bool) -> Environment:
-    cls = SandboxedEnvironment if sandboxed else Environment
+    cls = BoundedSandbox if sandboxed else Environment
     env = cls(
         loader=loader,
         undefined=StrictUndefined,
@@ -217,7 +217,7 @@ def make_environment(loader, *, sandboxed: bool) -> Environment:
         cache_size=-1,
         finalize=refuse_none,
     )
-    env.code_generator_class = MessageCodeGenerator
+    env.code_generator_class = BoundedCodeGenerator if sandboxed else MessageCodeGenerator
     env.context_class = MessageContext
     env.filters.update(FILTERS)
     return env
@@ -247,6 +247,10 @@ def render_error(
         message = f"template not found: {exc.name}"
     elif isinstance(exc, SecurityError):
         message = f"refused by the sandbox: {exc}"
+    elif isinstance(exc, BoundExceeded):
+        if line is None and exc.template:
+            template = exc.template
+        message = str(exc)
     elif isinstance(exc, UndefinedError):
         text = str(exc)
         match = _UNDEFINED_NAME.match(text) or _MISSING_ATTRIBUTE.search(text)

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from followup.channels import CHANNELS
 
+from .bounds import BoundExceeded
 from .channels import Renderer
 from .context import sample_contexts
 from .environment import KINDS, PART_FILE, naming_problems
@@ -61,6 +62,8 @@ def check_templates(templates_dir: Path | None = None) -> list[Problem]:
     for name in sorted(index.names):
         problems.extend(_static_problems(renderer, name, known))
     locales = (None, *sorted(index.locales()))
+    # A message that ran out of time will for every other sample too: reported once, tried no more.
+    stuck: set[tuple[str, str, str]] = set()
     for kind in KINDS:
         steps = NUDGE_STEPS if kind == "offer_nudge" else (0,)
         for variant in renderer.variants(kind):
@@ -68,10 +71,12 @@ def check_templates(templates_dir: Path | None = None) -> list[Problem]:
                 for locale in locales:
                     for sample in samples:
                         for step in steps:
+                            if (kind, variant, channel) in stuck:
+                                continue
                             context = {**sample, "step": step}
                             if locale is not None:
                                 context["locale"] = locale
-                            problems.extend(_render_problems(renderer, kind, channel, variant, context))
+                            problems.extend(_render_problems(renderer, kind, channel, variant, context, stuck))
     return _first_of_each(problems)
 
 
@@ -114,11 +119,13 @@ def _static_problems(renderer: Renderer, name: str, known: set[str]) -> list[Pro
 
 
 def _render_problems(
-    renderer: Renderer, kind: str, channel: str, variant: str, context: dict
+    renderer: Renderer, kind: str, channel: str, variant: str, context: dict, stuck: set[tuple[str, str, str]]
 ) -> list[Problem]:
     try:
         message = renderer.render(kind, channel, context, variant=variant)
     except RenderError as exc:
+        if isinstance(exc.__cause__, BoundExceeded) and exc.__cause__.bound == "time":
+            stuck.add((kind, variant, channel))
         variable = f" (variable {exc.variable!r})" if exc.variable else ""
         return [
             Problem(exc.template, exc.line, f"{exc.message}{variable} -- sample {context['candidate_id']}")
