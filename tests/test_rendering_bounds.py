@@ -1,5 +1,6 @@
 """A user's templates are bounded: a message that would take too long, write too much or build
-a huge number fails alone with the bound named, and the batch goes on."""
+a huge number fails alone with the bound named, and the batch goes on; a template folder
+cannot reach outside itself through a symbolic link."""
 
 from __future__ import annotations
 
@@ -127,3 +128,34 @@ def test_templates_check_reports_a_template_that_never_finishes_and_finishes(tmp
     problems = check_templates(folder(tmp_path, SLOW))
     assert [(p.template, p.line) for p in problems] == [("offer/email.txt.j2", 1)]
     assert "over the time bound" in problems[0].message
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_an_include_that_leaves_the_folder_through_a_symlink_is_refused(tmp_path, link):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "note.j2").write_text("the database password", encoding="utf-8")
+    root = folder(tmp_path / "templates", "Hi {% include '_partials/note.j2' %}\n")
+    if link == "file":
+        (root / "_partials").mkdir()
+        (root / "_partials" / "note.j2").symlink_to(outside / "note.j2")
+    else:
+        (root / "_partials").symlink_to(outside, target_is_directory=True)
+
+    error = render_error(root)
+
+    assert (error.template, error.line) == ("offer/email.txt.j2", 1)
+    assert "refused by the sandbox: _partials/note.j2 resolves outside the templates folder" in error.message
+    problems = check_templates(root)
+    assert any(p.template == "offer/email.txt.j2" and "outside the templates folder" in p.message for p in problems)
+    assert not any("password" in p.message for p in problems)
+
+
+def test_a_symlink_that_stays_inside_the_folder_is_followed(tmp_path):
+    root = folder(tmp_path, "Hi {% include '_partials/alias.j2' %}\n")
+    folder(root, "{{ first_name }}", "_partials/note.j2")
+    (root / "_partials" / "alias.j2").symlink_to(root / "_partials" / "note.j2")
+
+    message = Renderer(root).render("offer", "email", candidate_context(ROW, ROW, now=NOW))
+
+    assert message.text == "Hi Ann\n"

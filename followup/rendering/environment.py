@@ -28,6 +28,7 @@ from jinja2 import (
     UndefinedError,
 )
 from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from jinja2.utils import missing
 
@@ -91,7 +92,7 @@ class TemplateIndex:
         builtin = FileSystemLoader(str(self.builtin_dir))
         if self.user_dir is None:
             return builtin
-        return ChoiceLoader([FileSystemLoader(str(self.user_dir)), builtin])
+        return ChoiceLoader([FolderLoader(str(self.user_dir)), builtin])
 
     def path(self, name: str) -> Path:
         if name in self.user_names and self.user_dir is not None:
@@ -141,6 +142,19 @@ class TemplateIndex:
         except OSError:
             return ""
         return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+class FolderLoader(FileSystemLoader):
+    """A user's templates folder, and nothing outside it: a name that resolves elsewhere through a
+    symbolic link (to a file, or to a folder) is refused before it is read, not silently served
+    by our templates of the same name."""
+
+    def get_source(self, environment: Environment, template: str):
+        root = os.path.realpath(self.searchpath[0])
+        path = os.path.realpath(os.path.join(root, *split_template_path(template)))
+        if os.path.commonpath([root, path]) != root:
+            raise SecurityError(f"{template} resolves outside the templates folder, through a symbolic link")
+        return super().get_source(environment, template)
 
 
 def _scan(folder: Path | None) -> set[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from icalendar import Calendar
 from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError
 from pydantic import SecretStr
 
 from followup.channels import CHANNELS
@@ -91,9 +92,13 @@ def _first_of_each(problems: list[Problem]) -> list[Problem]:
 
 
 def _static_problems(renderer: Renderer, name: str, known: set[str]) -> list[Problem]:
-    path = renderer.index.path(name)
+    env = renderer.env
     try:
-        tree = renderer.env.parse(path.read_text(encoding="utf-8"), name, str(path))
+        # Through the loader, which refuses a file outside the folder before reading it.
+        source, filename, _ = env.loader.get_source(env, name)
+        tree = env.parse(source, name, filename)
+    except SecurityError as exc:
+        return [Problem(name, None, f"refused by the sandbox: {exc}")]
     except TemplateSyntaxError as exc:
         return [Problem(name, exc.lineno, f"syntax error: {exc.message}")]
     problems = []
