@@ -24,6 +24,7 @@ from pathlib import Path
 
 from followup import importing
 from followup.config import Settings
+from followup.stages.importing import read_limits
 from followup.store import open_ledger
 from followup.store.responses import NewResponse, candidate_channels, insert_responses, sent_messages
 from followup.validation import gate_reason, write_quarantine
@@ -38,10 +39,12 @@ class OutcomeSetup:
     quarantine_dir: Path
     max_bad_share: float = 0.20
     default_timezone: str | None = None
+    limits: importing.ReadLimits = importing.ReadLimits()
 
     @classmethod
     def of(cls, settings: Settings) -> OutcomeSetup:
-        return cls(settings.ledger_url, settings.quarantine_dir, settings.max_bad_share, settings.timezone)
+        return cls(settings.ledger_url, settings.quarantine_dir, settings.max_bad_share, settings.timezone,
+                   read_limits(settings))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def import_outcomes(path: Path, now: datetime, setup: OutcomeSetup) -> OutcomeSu
     is recorded when the file is refused (unreadable, required columns missing, too many bad rows)."""
     path = Path(path)
     try:
-        raw = importing.read_batch(path, columns=importing.OUTCOME_COLUMNS)
+        raw = importing.read_batch(path, limits=setup.limits, columns=importing.OUTCOME_COLUMNS)
     except importing.ImportRefused as exc:
         return OutcomeSummary(file=str(path), status="refused", reason=str(exc))
     engine = open_ledger(setup.ledger_url)
@@ -97,6 +100,7 @@ def import_outcomes(path: Path, now: datetime, setup: OutcomeSetup) -> OutcomeSu
         channels=candidate_channels(engine, ids),
         sent=sent_messages(engine, ids),
         default_timezone=setup.default_timezone,
+        max_cell_chars=setup.limits.max_cell_chars,
     )
     target = quarantine_path(path, setup.quarantine_dir)
     quarantine_file = write_quarantine(checked, target)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from followup.channels import CHANNEL_NAMES
-from followup.importing import OUTCOME_COLUMNS, RawBatch
+from followup.importing import OUTCOME_COLUMNS, RawBatch, ReadLimits
 from followup.models import Outcome
 from followup.validation import Validated
 from followup.validation.derive import (
@@ -50,6 +50,7 @@ def validate_outcomes(
     channels: Mapping[str, str],
     sent: Iterable[tuple[str, str, str, datetime]],
     default_timezone: str | None = None,
+    max_cell_chars: int = ReadLimits().max_cell_chars,
 ) -> Validated:
     """Every record checked: good ones typed in `valid` (TYPED_COLUMNS, received_at in UTC), the others
     (and malformed records) in `quarantine` with their reasons.
@@ -156,7 +157,7 @@ def validate_outcomes(
     typed["message_key"] = typed["message_key"].where(typed["message_key"].notna(), _latest_sent(typed, sent_frame))
     return Validated(
         valid=typed[list(TYPED_COLUMNS)],
-        quarantine=quarantine_frame(raw, join_failures(parts)),
+        quarantine=quarantine_frame(raw, join_failures(parts), max_cell_chars),
         rows=len(frame) + len(raw.malformed),
         data_docs=None,
     )
