@@ -9,6 +9,7 @@ wall (09:00 stays 09:00 local, whatever it is in UTC).
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from functools import cache, lru_cache
 from typing import NamedTuple
@@ -89,6 +90,14 @@ def holiday_country(country: str | None, zone: str | None, default: str | None =
     return country or country_of_zone(zone) or default
 
 
+def _business_days(start: date, country: str | None) -> Iterator[date]:
+    """`start` and the days after it that are business days in `country`, for _SEARCH_DAYS days."""
+    for offset in range(_SEARCH_DAYS):
+        day = start + timedelta(days=offset)
+        if is_business_day(day, country):
+            yield day
+
+
 def _local_window(day: date, zone: ZoneInfo, hours: tuple[time, time]) -> Window:
     return Window(datetime.combine(day, hours[0], tzinfo=zone), datetime.combine(day, hours[1], tzinfo=zone))
 
@@ -99,13 +108,10 @@ def next_window(
     """The first stretch of business hours at or after `moment` in `zone`, on a business day of
     `country`: from `moment` itself when it falls inside one, else from the next opening."""
     local = moment.astimezone(zone)
-    day = local.date()
-    for _ in range(_SEARCH_DAYS):
-        if is_business_day(day, country):
-            window = _local_window(day, zone, hours)
-            if local < window.closes:
-                return Window(max(local, window.opens), window.closes)
-        day += timedelta(days=1)
+    for day in _business_days(local.date(), country):
+        window = _local_window(day, zone, hours)
+        if local < window.closes:
+            return Window(max(local, window.opens), window.closes)
     raise ValueError(f"no business day within {_SEARCH_DAYS} days of {moment:%Y-%m-%d} for {country}")
 
 
@@ -121,17 +127,12 @@ def call_window(
     the candidate's day (Sydney and London), the candidate's hours win: a call is for the person
     called, and the recruiter's odd hour is the cost of the distance."""
     local = moment.astimezone(zone)
-    day = local.date()
-    for _ in range(_SEARCH_DAYS):
-        if is_business_day(day, country):
-            theirs = _local_window(day, zone, BUSINESS_HOURS)
-            if local < theirs.closes:
-                overlap = _overlap(theirs, recruiter_zone, recruiter_country)
-                if overlap is not None and local < overlap.closes:
-                    return Window(max(local, overlap.opens), overlap.closes)
-                if overlap is None:
-                    return Window(max(local, theirs.opens), theirs.closes)
-        day += timedelta(days=1)
+    for day in _business_days(local.date(), country):
+        theirs = _local_window(day, zone, BUSINESS_HOURS)
+        if local < theirs.closes:
+            window = _overlap(theirs, recruiter_zone, recruiter_country) or theirs
+            if local < window.closes:
+                return Window(max(local, window.opens), window.closes)
     raise ValueError(f"no calling day within {_SEARCH_DAYS} days of {moment:%Y-%m-%d} for {country}")
 
 
