@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from followup.sending import SendPolicy, send_due
-from followup.models import Batch, Candidate, Event, Message
+from followup.models import Event, Message
 from followup.sandbox import Sandbox, SandboxConfig
 from followup.store import open_ledger, recovery
 from followup.store.owners import Owner
@@ -34,24 +34,6 @@ pytestmark = pytest.mark.drill
 CHILD = Path(__file__).with_name("sender_child.py")
 MESSAGES = 400
 CONCURRENCY = 8
-
-
-def seed(engine) -> list[str]:
-    keys = [f"drill:c{i:04d}:offer:0:email" for i in range(MESSAGES)]
-    with engine.begin() as conn:
-        conn.execute(sa.insert(Batch).values(id="b1", source_name="drill.csv", file_sha256="0" * 64, status="imported"))
-        conn.execute(sa.insert(Candidate), [
-            {"candidate_id": f"c{i:04d}", "email": f"c{i:04d}@example.com", "first_name": "Ana", "last_name": "Silva",
-             "channel": "email", "first_batch_id": "b1", "last_batch_id": "b1"}
-            for i in range(MESSAGES)
-        ])  # fmt: skip
-        conn.execute(sa.insert(Message), [
-            {"message_key": key, "campaign": "drill", "candidate_id": f"c{i:04d}", "kind": "offer", "step": 0,
-             "channel": "email", "status": "rendered", "subject": "Your offer", "text_body": "Dear Ana, welcome.",
-             "scheduled_for": datetime.now(timezone.utc) - timedelta(minutes=5)}
-            for i, key in enumerate(keys)
-        ])  # fmt: skip
-    return keys
 
 
 def kill_partway(ledger_url: str, sandbox: Sandbox, after: int) -> None:
@@ -76,10 +58,10 @@ def statuses(engine) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("webhook_events", [False, True], ids=["no-events", "events-arrived"])
-def test_a_sender_killed_mid_run_and_restarted_sends_nothing_twice(tmp_path, webhook_events):
+def test_a_sender_killed_mid_run_and_restarted_sends_nothing_twice(tmp_path, webhook_events, seed):
     ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     engine = open_ledger(ledger_url)
-    keys = seed(engine)
+    keys = seed(engine, MESSAGES, datetime.now(timezone.utc) - timedelta(minutes=5))
     with Sandbox(SandboxConfig(latency_ms=30, validate_share=0.0)) as sandbox:
         kill_partway(ledger_url, sandbox, after=MESSAGES // 4)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from followup.models import Batch, Candidate, Event, Message
+from followup.models import Event, Message
 from followup.sandbox import Sandbox, SandboxConfig
 from followup.sending import SendPolicy, send_due
 from followup.store import open_ledger, recovery
@@ -33,29 +33,11 @@ CONCURRENCY = 8
 POLICY = SendPolicy(concurrency=CONCURRENCY, base_backoff_s=0.05, max_backoff_s=0.2, max_attempts=3)
 
 
-def seed(engine, now: datetime) -> list[str]:
-    keys = [f"drill:c{i:04d}:offer:0:email" for i in range(MESSAGES)]
-    with engine.begin() as conn:
-        conn.execute(sa.insert(Batch).values(id="b1", source_name="drill.csv", file_sha256="0" * 64, status="imported"))
-        conn.execute(sa.insert(Candidate), [
-            {"candidate_id": f"c{i:04d}", "email": f"c{i:04d}@example.com", "first_name": "Ana", "last_name": "Silva",
-             "channel": "email", "first_batch_id": "b1", "last_batch_id": "b1"}
-            for i in range(MESSAGES)
-        ])  # fmt: skip
-        conn.execute(sa.insert(Message), [
-            {"message_key": key, "campaign": "drill", "candidate_id": f"c{i:04d}", "kind": "offer", "step": 0,
-             "channel": "email", "status": "rendered", "subject": "Your offer", "text_body": "Dear Ana, welcome.",
-             "scheduled_for": now - timedelta(minutes=5)}
-            for i, key in enumerate(keys)
-        ])  # fmt: skip
-    return keys
-
-
 @pytest.mark.parametrize("pooled", [True, False], ids=["pooled", "official"])
-def test_answers_slower_than_the_timeout_never_send_a_message_twice(tmp_path, pooled):
+def test_answers_slower_than_the_timeout_never_send_a_message_twice(tmp_path, pooled, seed):
     engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     now = datetime.now(timezone.utc)
-    keys = seed(engine, now)
+    keys = seed(engine, MESSAGES, now - timedelta(minutes=5))
     envelope_for = runpy.run_path(str(CHILD))["envelope_for"]
     with Sandbox(SandboxConfig(latency_ms=1000, validate_share=0.0)) as sandbox:
         transport = SendGridTransport(
