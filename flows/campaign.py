@@ -73,7 +73,7 @@ def run_campaign(
     if plan.refused:
         summary.status, summary.reason = "refused", plan.refused
         return summary
-    summary.planned, summary.already_planned = plan.planned, plan.already
+    summary.planned, summary.already_planned, summary.stopped = plan.planned, plan.already, plan.stopped
     _count_rendered(summary, render_campaign(
         settings.ledger_url, name, RenderSetup.of(settings, templates_dir), business_now, settings.render_processes
     ))  # fmt: skip

@@ -274,3 +274,15 @@ class DailyCapDay(Base):
 
     day: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # the company's date, ISO 8601
     taken: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class CandidateStop(Base):
+    """A person `followup stop` took out of every campaign: nothing is planned for them or sent to
+    them until `followup stop --undo` removes the row."""
+
+    __tablename__ = "candidate_stops"
+
+    candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.candidate_id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    source: Mapped[str] = mapped_column(sa.String(200))  # who recorded it: "cli"
+    stopped_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -235,8 +236,26 @@ def cancel(campaign: CampaignArgument) -> None:
 
 
 @app.command()
-def stop(candidate: Annotated[str, typer.Argument(help="The candidate id, as in your ATS export.")]) -> None:
-    """Cancel everything still to be sent to one person, in every campaign."""
+def stop(
+    candidate: Annotated[str, typer.Argument(help="The candidate id, as in your ATS export.")],
+    reason: Annotated[
+        Optional[str], typer.Option("--reason", help="Why (kept with the stop and on the cancelled messages).")
+    ] = None,
+    undo: Annotated[bool, typer.Option("--undo", help="Remove the stop: later runs plan this person again.")] = False,
+) -> None:
+    """Stop one person for good: everything still to be sent to them, in every campaign, is
+    cancelled, and no later run, sweep or re-import plans them until `followup stop ID --undo`."""
     from followup.store import control
+    from followup.store.stops import DEFAULT_REASON
 
-    _steer(control.stop_candidate, candidate, lambda n: f"{n} pending messages to {candidate} are cancelled.")
+    if undo:
+        if reason is not None:
+            refuse("--reason goes with a stop, not with --undo")
+        _steer(control.undo_stop, candidate,
+               lambda was: f"{candidate} is no longer stopped (the stop said: {was}). Messages it cancelled stay "
+                           "cancelled; the next run of a batch with them plans them again.")  # fmt: skip
+        return
+    why = reason or DEFAULT_REASON
+    _steer(partial(control.stop_candidate, reason=why), candidate,
+           lambda n: f"{n} pending messages to {candidate} are cancelled. {candidate} is stopped ({why}): nothing "
+                     f"is planned or sent to them until `followup stop {candidate} --undo`.")  # fmt: skip

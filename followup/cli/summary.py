@@ -32,6 +32,9 @@ def print_campaign(summary: CampaignSummary, as_json: bool) -> None:
         out.print(f"data docs: {batch.data_docs}", markup=False)
     out.print(f"messages: {summary.planned} planned now, {summary.already_planned} from earlier runs; "
               f"{summary.rendered} rendered, {summary.render_failed} could not be rendered")  # fmt: skip
+    if summary.stopped:
+        out.print(f"{summary.stopped} candidates not planned: they are stopped "
+                  "(`followup stop ID --undo` lets one in again)")  # fmt: skip
     if summary.status == "dry_run":
         out.print(_counts_table("Would be sent", "kind / channel", summary.would_send))
         for sample in summary.samples:

@@ -158,6 +158,7 @@ class _Sender:
 
     def run(self) -> SendReport:
         self.report.suppressed += sending.suppress_due(self.engine, self.business_now, self.campaign)
+        sending.cancel_stopped_due(self.engine, self.business_now, self.campaign)
         threads = [
             threading.Thread(target=self._work, name=f"followup-send-{n}", daemon=True)
             for n in range(self.policy.concurrency)
@@ -368,10 +369,11 @@ class _Sender:
             if wait_s <= self.policy.wait_for_retries_s:
                 self.next_claim_at = time.monotonic() + min(_POLL_S, max(0.0, wait_s))
                 return
-        # Suppressions recorded during the run can hide due messages from the look-ahead:
-        # settle them, and look again if there were any.
+        # Suppressions and stops recorded during the run can hide due messages from the
+        # look-ahead: settle them, and look again if there were any.
         suppressed = sending.suppress_due(self.engine, self.business_now, self.campaign)
-        if suppressed:
+        cancelled = sending.cancel_stopped_due(self.engine, self.business_now, self.campaign)
+        if suppressed or cancelled:
             self.report.suppressed += suppressed
             self.next_claim_at = 0.0
             return

@@ -2,6 +2,7 @@
 
 The rules (which message comes first, when it is due, its key) are the cadence's
 (followup.cadence); the store writes the rows, and a row planned before is not planned again.
+A person `followup stop` took out is not planned at all, in any campaign, until the stop is undone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from followup.store.planning import NewMessage, batch_decisions, ensure_campaign
 class PlanResult:
     planned: int = 0  # new rows
     already: int = 0  # rows that existed from an earlier run of the same campaign
+    stopped: int = 0  # decisions left unplanned: their candidate is stopped (`followup stop`)
     # Why nothing was planned: the campaign was cancelled. A value, not an exception: a refusal is
     # an answer, and a raised one would have Prefect log a traceback on the user's terminal.
     refused: str | None = None
@@ -34,12 +36,13 @@ def default_campaign_name(path: Path) -> str:
 
 def plan_batch(ledger_url: str, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:
     """Plan the first message (offer or rejection, on the candidate's channel) for every
-    decision the batch stored, due at `business_now`. Nothing more is planned for a cancelled
-    campaign."""
+    decision the batch stored, due at `business_now`, except those of stopped candidates. Nothing
+    more is planned for a cancelled campaign."""
     engine = open_ledger(ledger_url)
     if ensure_campaign(engine, campaign) is CampaignState.CANCELLED:
         return PlanResult(refused=f"campaign {campaign!r} was cancelled; plan under another --campaign name")
-    decisions = batch_decisions(engine, batch_id)
+    stored = batch_decisions(engine, batch_id)
+    decisions = [d for d in stored if not d.stopped]
     messages = (
         NewMessage(message_key(campaign, d.candidate_id, step.kind, step.step, step.channel), campaign,
                    d.candidate_id, d.decision_id, *step)
@@ -47,4 +50,4 @@ def plan_batch(ledger_url: str, campaign: str, batch_id: str, business_now: date
         for step in (first_step(d.decision, d.channel, business_now),)
     )  # fmt: skip
     planned = insert_messages(engine, messages)
-    return PlanResult(planned=planned, already=len(decisions) - planned)
+    return PlanResult(planned=planned, already=len(decisions) - planned, stopped=len(stored) - len(decisions))

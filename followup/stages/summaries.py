@@ -33,6 +33,7 @@ class CampaignSummary:
     reason: str | None = None  # why refused or paused
     planned: int = 0  # new messages planned by this run
     already_planned: int = 0  # planned by an earlier run of the same campaign
+    stopped: int = 0  # decisions not planned: their candidate is stopped (`followup stop`)
     rendered: int = 0
     render_failed: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # every message of the campaign, by status

@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Campaign, CampaignState, Candidate, Message, MessageStatus, utcnow
+from followup.models import Campaign, CampaignState, Candidate, CandidateStop, Message, MessageStatus, utcnow
+from followup.store import stops
+from followup.store.dialect import DriverSql
 
 _M = Message.__table__
 _K = Campaign.__table__
@@ -57,16 +59,39 @@ def cancel(engine: Engine, name: str) -> int:
         ).rowcount
 
 
-def stop_candidate(engine: Engine, candidate_id: str) -> int:
-    """Cancels everything pending for one person, in every campaign. Returns how many."""
+def stop_candidate(engine: Engine, candidate_id: str, reason: str = stops.DEFAULT_REASON, source: str = "cli") -> int:
+    """Records the stop, which lasts: nothing is planned for the person or sent to them until
+    undo_stop. Cancels everything pending for them, in every campaign. Returns how many.
+    Stopping a stopped person again replaces the reason."""
     with engine.begin() as conn:
         if conn.execute(sa.select(Candidate.candidate_id).where(Candidate.candidate_id == candidate_id)).first() is None:
             raise UnknownName(f"no candidate with id {candidate_id!r} in the ledger")
+        sql = DriverSql.of(conn.dialect)
+        # An upsert: two people stopping the same candidate at once both succeed.
+        conn.exec_driver_sql(
+            f"INSERT INTO candidate_stops (candidate_id, reason, source, stopped_at) VALUES ({sql.marks(4)})"
+            " ON CONFLICT (candidate_id) DO UPDATE"
+            " SET reason = excluded.reason, source = excluded.source, stopped_at = excluded.stopped_at",
+            (candidate_id, reason, source, sql.time(utcnow())),
+        )
         return conn.execute(
             _M.update()
             .where(_M.c.candidate_id == candidate_id, _M.c.status.in_(PENDING))
-            .values(status=MessageStatus.CANCELLED.value, last_error="stopped by hand", updated_at=utcnow())
+            .values(status=MessageStatus.CANCELLED.value, last_error=stops.cancel_reason(_M.c.candidate_id),
+                    updated_at=utcnow())  # fmt: skip
         ).rowcount
+
+
+def undo_stop(engine: Engine, candidate_id: str) -> str:
+    """Removes the stop, so later runs plan the person again; what the stop cancelled stays
+    cancelled. Returns the reason the stop had."""
+    table = CandidateStop.__table__
+    with engine.begin() as conn:
+        reason = conn.execute(sa.select(table.c.reason).where(table.c.candidate_id == candidate_id)).scalar()
+        if reason is None:
+            raise UnknownName(f"{candidate_id!r} is not stopped; there is no stop to undo")
+        conn.execute(table.delete().where(table.c.candidate_id == candidate_id))
+    return reason
 
 
 def retry_failed(engine: Engine, campaign: str | None = None) -> tuple[int, int]:

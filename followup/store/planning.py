@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from followup.models import Campaign, CampaignState, Candidate, Decision, MessageStatus
+from followup.store import stops
 from followup.store.dialect import DriverSql
 
 _INSERT_CHUNK = 10_000
@@ -38,6 +39,7 @@ class StoredDecision(NamedTuple):
     candidate_id: str
     decision: str
     channel: str
+    stopped: bool  # `followup stop` took the candidate out (store.stops)
 
 
 def ensure_campaign(engine: Engine, name: str) -> CampaignState:
@@ -53,9 +55,11 @@ def ensure_campaign(engine: Engine, name: str) -> CampaignState:
 
 
 def batch_decisions(engine: Engine, batch_id: str) -> list[StoredDecision]:
-    """Every decision the batch stored, with the candidate's channel, in the batch's order."""
+    """Every decision the batch stored, with the candidate's channel and whether they are
+    stopped, in the batch's order."""
     query = (
-        sa.select(Decision.id, Decision.candidate_id, Decision.decision, Candidate.channel)
+        sa.select(Decision.id, Decision.candidate_id, Decision.decision, Candidate.channel,
+                  stops.stopped(Decision.candidate_id))  # fmt: skip
         .join(Candidate, Candidate.candidate_id == Decision.candidate_id)
         .where(Decision.batch_id == batch_id)
         .order_by(Decision.id)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from followup.models import Campaign, CampaignState, Candidate, Decision, Message, MessageStatus, Suppression, utcnow
+from followup.store import stops
 from followup.store.dialect import DriverSql, as_utc, aware, chunks, read_time
 from followup.store.owners import Owner
 
@@ -110,6 +111,28 @@ def suppress_due(engine: Engine, now: datetime, campaign: str | None = None) -> 
         return conn.execute(statement).rowcount
 
 
+def cancel_stopped_due(engine: Engine, now: datetime, campaign: str | None = None) -> int:
+    """Due rendered/retry_wait messages to a stopped person become `cancelled`, with the stop's
+    reason in last_error. There are such messages when a run in another process read its batch
+    before the stop and planned after it: the stop found nothing of theirs to cancel. Returns
+    how many."""
+    conditions = [
+        _M.c.status.in_(CLAIMABLE),
+        sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= as_utc(now)),
+        stops.stopped(_M.c.candidate_id),
+    ]
+    if campaign is not None:
+        conditions.append(_M.c.campaign == campaign)
+    statement = (
+        _M.update()
+        .where(*conditions)
+        .values(status=MessageStatus.CANCELLED.value, last_error=stops.cancel_reason(_M.c.candidate_id),
+                updated_at=utcnow())  # fmt: skip
+    )
+    with engine.begin() as conn:
+        return conn.execute(statement).rowcount
+
+
 def due_ids(
     engine: Engine,
     limit: int,
@@ -125,8 +148,9 @@ def due_ids(
     of the ledger; finding the next due rows in order is the one query that has to look at every
     pending row (no index serves `status IN (...) ORDER BY scheduled_for`), so a sender runs it
     once per few thousand messages instead of once per claim. Messages to suppressed addresses
-    are left out, having been looked up for the first `limit` rows only: fewer ids come back
-    when some were suppressed since suppress_due last ran. `channels`: only messages on these.
+    and stopped people are left out, having been looked up for the first `limit` rows only:
+    fewer ids come back when some were suppressed or stopped since suppress_due and
+    cancel_stopped_due last ran. `channels`: only messages on these.
     """
     conditions = [
         _M.c.status.in_(CLAIMABLE),
@@ -147,7 +171,7 @@ def due_ids(
     )
     query = (
         sa.select(first.c.id)
-        .where(~sa.exists(_suppression(first)))
+        .where(~sa.exists(_suppression(first)), ~stops.stopped(first.c.candidate_id))
         .order_by(first.c.scheduled_for, first.c.id)
     )
     with engine.connect() as conn:
@@ -198,6 +222,8 @@ def _claim_sql(sql: DriverSql, with_campaign: bool, among: int) -> str:
                   SELECT 1 FROM candidates AS c
                   JOIN suppressions AS s ON s.email IN (c.email, lower(c.email))
                   WHERE c.candidate_id = due.candidate_id)
+              AND NOT EXISTS (
+                  SELECT 1 FROM candidate_stops AS st WHERE st.candidate_id = due.candidate_id)
             ORDER BY due.scheduled_for, due.id
             LIMIT {p}
             {"" if sql.sqlite else "FOR UPDATE SKIP LOCKED"})
@@ -233,7 +259,8 @@ def claim(
     Claimed rows are `sending`, claimed_by the owner, claimed_at real_now, attempts + 1. Two
     owners never get the same row: on PostgreSQL the candidate rows are locked with SKIP
     LOCKED, on SQLite the statement holds the single write lock. A message to a suppressed
-    address is never claimed (suppress_due marks it). `among`: only these ids (from due_ids).
+    address or to a stopped person is never claimed (suppress_due and cancel_stopped_due mark
+    it). `among`: only these ids (from due_ids).
     """
     if limit <= 0 or (among is not None and not among):
         return []
