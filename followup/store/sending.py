@@ -88,49 +88,36 @@ def _campaign_open(msg: sa.FromClause) -> sa.ColumnElement[bool]:
 # --- before claiming ---
 
 
-def suppress_due(engine: Engine, now: datetime, campaign: str | None = None) -> int:
-    """Due rendered/retry_wait messages to a suppressed address become `suppressed`, with the
-    suppression's reason in last_error. Returns how many."""
+def _close_due(
+    engine: Engine, now: datetime, campaign: str | None, which: sa.ColumnElement[bool], status: MessageStatus,
+    reason: sa.ColumnElement[str],
+) -> int:
+    """Due rendered/retry_wait messages (of `campaign`, or all) for which `which` holds become
+    `status`, with `reason` in last_error, in one statement. Returns how many."""
     conditions = [
         _M.c.status.in_(CLAIMABLE),
         sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= as_utc(now)),
-        sa.exists(_suppression(_M)),
+        which,
     ]
     if campaign is not None:
         conditions.append(_M.c.campaign == campaign)
-    statement = (
-        _M.update()
-        .where(*conditions)
-        .values(
-            status=MessageStatus.SUPPRESSED.value,
-            last_error=sa.literal("suppressed: ") + _suppression(_M).limit(1).scalar_subquery(),
-            updated_at=utcnow(),
-        )
-    )
+    statement = _M.update().where(*conditions).values(status=status.value, last_error=reason, updated_at=utcnow())
     with engine.begin() as conn:
         return conn.execute(statement).rowcount
+
+
+def suppress_due(engine: Engine, now: datetime, campaign: str | None = None) -> int:
+    """Due messages to a suppressed address become `suppressed`, with the suppression's reason."""
+    reason = sa.literal("suppressed: ") + _suppression(_M).limit(1).scalar_subquery()
+    return _close_due(engine, now, campaign, sa.exists(_suppression(_M)), MessageStatus.SUPPRESSED, reason)
 
 
 def cancel_stopped_due(engine: Engine, now: datetime, campaign: str | None = None) -> int:
-    """Due rendered/retry_wait messages to a stopped person become `cancelled`, with the stop's
-    reason in last_error. There are such messages when a run in another process read its batch
-    before the stop and planned after it: the stop found nothing of theirs to cancel. Returns
-    how many."""
-    conditions = [
-        _M.c.status.in_(CLAIMABLE),
-        sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= as_utc(now)),
-        stops.stopped(_M.c.candidate_id),
-    ]
-    if campaign is not None:
-        conditions.append(_M.c.campaign == campaign)
-    statement = (
-        _M.update()
-        .where(*conditions)
-        .values(status=MessageStatus.CANCELLED.value, last_error=stops.cancel_reason(_M.c.candidate_id),
-                updated_at=utcnow())  # fmt: skip
-    )
-    with engine.begin() as conn:
-        return conn.execute(statement).rowcount
+    """Due messages to a stopped person become `cancelled`, with the stop's reason. There are such
+    messages when a run in another process read its batch before the stop and planned after it:
+    the stop found nothing of theirs to cancel."""
+    return _close_due(engine, now, campaign, stops.stopped(_M.c.candidate_id), MessageStatus.CANCELLED,
+                      stops.cancel_reason(_M.c.candidate_id))  # fmt: skip
 
 
 def due_ids(
