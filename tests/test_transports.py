@@ -364,6 +364,17 @@ def test_the_pooled_path_reuses_one_connection_where_the_official_client_opens_o
         assert connections == (1 if pooled else 5)
 
 
+def test_a_key_that_cannot_go_in_a_header_fails_before_anything_is_sent(pooled):
+    """A line break pasted into the key: the request is refused before a byte is written, so the
+    message failed (it was not perhaps sent), and the sandbox saw nothing."""
+    with Sandbox(SandboxConfig(api_key=KEY)) as sandbox:
+        outcome = SendGridTransport(KEY + "\r\nX: y", host=sandbox.url, timeout=5, pooled=pooled).send(BASE)
+        accepted = sandbox.stats()["accepted"]
+
+    assert outcome.status == "failed" and "could not be built" in outcome.error
+    assert accepted == 0
+
+
 def test_a_wrong_key_fails_with_sendgrids_401_body(pooled):
     with Sandbox(SandboxConfig(api_key=KEY)) as sandbox:
         transport = SendGridTransport("SG.wrong", host=sandbox.url, timeout=5, pooled=pooled)

@@ -156,6 +156,8 @@ class SendGridTransport:
                 f"connection to {self.host} lost before SendGrid's answer (it may have accepted the message): "
                 f"{type(exc).__name__}: {exc}"
             )
+        except ValueError as exc:  # both paths check the request's head before writing a byte of it
+            return SendOutcome.failed(f"the request to SendGrid could not be built: {exc}")
         return classify_response(status, headers, payload)
 
     def _post_official(self, body: dict[str, Any]) -> tuple[int, Any, bytes]:
