@@ -53,7 +53,9 @@ def take(conn: sa.Connection, day: str, cap: int, wanted: int) -> int:
         f"UPDATE daily_cap SET taken = taken + {p} WHERE day = {p} RETURNING taken", (wanted, day)
     ).scalar()
     if after is None:
-        return 0
+        # open_day() makes the row before any take: without it a spent cap and a lost row would look
+        # the same, and emails would stop for the day in silence.
+        raise LookupError(f"the daily cap has no row for {day}; open_day() it first")
     granted = max(0, min(wanted, cap - (after - wanted)))
     give_back(conn, day, wanted - granted)
     return granted
