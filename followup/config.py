@@ -202,7 +202,14 @@ class Settings(BaseSettings):
 
     @property
     def secret_key_file(self) -> Path:
-        """Where a SQLite ledger's signing secret is kept when FOLLOWUP_SECRET_KEY is unset."""
+        """Where a SQLite ledger's signing secret is kept when FOLLOWUP_SECRET_KEY is unset: beside
+        the ledger's file, so every process on that ledger (whatever its FOLLOWUP_DATA_DIR) signs and
+        checks links with the same key."""
+        import sqlalchemy as sa  # only when asked: settings load in every process
+
+        database = sa.make_url(self.ledger_url).database
+        if database and database != ":memory:":
+            return Path(database).expanduser().resolve().parent / "secret_key"
         return self.data_dir / "secret_key"
 
     @property

@@ -14,6 +14,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import sqlalchemy as sa
 from pydantic import SecretStr
 
 from followup.config import Settings
@@ -30,7 +31,7 @@ def signing_secret(settings: Settings) -> SecretStr | None:
     """The secret the settings sign with; None when the ledger is not SQLite and none is set."""
     if settings.secret_key is not None:
         return settings.secret_key
-    if not settings.ledger_url.startswith("sqlite"):
+    if sa.make_url(settings.ledger_url).get_backend_name() != "sqlite":
         return None
     return SecretStr(_kept_key(settings.secret_key_file))
 

@@ -254,6 +254,17 @@ def test_a_sqlite_ledger_keeps_its_secret_owner_only_and_signs_with_the_same_one
     assert signing_secret(Settings()) is None and not (tmp_path / "shared").exists()
 
 
+def test_processes_on_one_sqlite_ledger_with_their_own_data_dirs_sign_with_one_key(tmp_path, monkeypatch):
+    """A sender and `followup serve` may keep their files apart and share a ledger file: a key kept
+    in each data dir would sign links the other refuses."""
+    monkeypatch.delenv("FOLLOWUP_SECRET_KEY", raising=False)
+    ledger = f"sqlite:///{tmp_path / 'ledger' / 'followup.db'}"
+    sender = signing_secret(Settings(data_dir=tmp_path / "sender", database_url=ledger))
+    server = signing_secret(Settings(data_dir=tmp_path / "server", database_url=ledger))
+    assert sender == server
+    assert (tmp_path / "ledger" / "secret_key").is_file() and not (tmp_path / "sender").exists()
+
+
 def test_without_a_secret_key_a_shared_ledger_makes_serve_run_and_sweep_refuse(tmp_path, monkeypatch):
     import flows.campaign
     import flows.followup_sweep
