@@ -70,7 +70,11 @@ def preview(
             f"{candidate} has the decision {decision.get('decision') or 'none'!r}; "
             f"the messages for it are: {', '.join(expected) or 'none until a decision is imported'}"
         )
-    renderer = renderer_for(RenderSetup.of(settings, templates))
+    try:
+        setup = RenderSetup.of(settings, templates)
+    except ValueError as exc:  # a signing-key file emptied by hand
+        refuse(str(exc))
+    renderer = renderer_for(setup)
     variant = assign_variant(campaign, candidate, renderer.variants(kind))
     chosen = channel or person["channel"]
     # The key the campaign would give this message: its unsubscribe link is the real one.
