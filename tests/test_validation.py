@@ -306,6 +306,13 @@ def test_gate_lets_a_batch_at_the_threshold_through_and_refuses_one_above():
     assert "2.5% allowed" in gate_reason(_validated(3, 100), 0.025)
 
 
+def test_a_refusal_names_the_most_common_problem():
+    reasons = ["email: is not a valid address", "email: is not a valid address", "decision: must be offer or reject"]
+    quarantine = pd.DataFrame({"line": range(3), "reason": reasons})
+    message = gate_reason(Validated(valid=pd.DataFrame(), quarantine=quarantine, rows=4, data_docs=None), 0.2)
+    assert "The most common problem (2 of them): email: is not a valid address." in message
+
+
 def test_write_quarantine_keeps_the_files_headers_and_defuses_formulas(raw, checked, tmp_path):
     path = write_quarantine(checked, tmp_path / "q" / "b-test.csv")
     data = path.read_bytes()

@@ -145,8 +145,14 @@ def gate_reason(validated: Validated, max_bad_share: float, what: str = "batch")
     of its records are bad, else None."""
     if validated.bad_share <= max_bad_share:
         return None
+    most = ""
+    if "reason" in validated.quarantine and len(validated.quarantine):
+        # Said here, not only in the quarantine file: a one-row mistake (an unknown id) should not
+        # need the file opened to be understood.
+        reason, n = next(iter(validated.quarantine["reason"].value_counts().items()))
+        most = f" The most common problem ({n:,} of them): {reason}."
     return (
         f"{len(validated.quarantine):,} of {validated.rows:,} records ({validated.bad_share:.1%}) failed "
-        f"validation, more than the {max_bad_share * 100:g}% allowed, so the whole {what} was refused. "
+        f"validation, more than the {max_bad_share * 100:g}% allowed, so the whole {what} was refused.{most} "
         f"Fix the records listed in the quarantine file and import the {what} again."
     )
