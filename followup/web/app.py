@@ -72,20 +72,30 @@ async def _refusal(request: Request, exc: HTTPException) -> PlainTextResponse:
     return PlainTextResponse(f"{exc.detail.lower()}\n", exc.status_code, headers=headers)
 
 
-class _AccessLog:
+class _HttpMiddleware:
+    """An ASGI middleware for HTTP requests: other scopes (uvicorn's lifespan) pass straight through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class _AccessLog(_HttpMiddleware):
     """'"GET /path HTTP/1.1" 200' at INFO once an answer starts; /health only with --verbose,
     since a load balancer asks for it every few seconds."""
 
     # Not uvicorn's access log: that one writes every line at INFO, /health too, and leads with
     # the client's address.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         level = logging.DEBUG if scope["path"] == health.PATH else logging.INFO
         target = _shown(scope["raw_path"].decode("latin-1"))
         if scope["query_string"]:
@@ -100,11 +110,8 @@ class _AccessLog:
         await self.app(scope, receive, logged)
 
 
-class _CommonHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+class _CommonHeaders(_HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
@@ -123,18 +130,12 @@ def _canonical(name: bytes) -> bytes:
     return b"-".join(part.capitalize() for part in name.split(b"-"))
 
 
-class _AnswerFailures:
+class _AnswerFailures(_HttpMiddleware):
     # Not an exception handler for Exception: Starlette runs that one in ServerErrorMiddleware,
     # which re-raises after answering so that the server logs the traceback, unmasked at ERROR;
     # SQLAlchemy's message may quote the address among its parameters.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watched(message: Message) -> None:
