@@ -27,6 +27,7 @@ from followup.validation.derive import (
     as_shown, as_str, channel_name, parse_dates, per_unique, rows_where, scan_text, take_rows,
 )  # fmt: skip
 from followup.validation.quarantine import join_failures, quarantine_frame
+from followup.validation.rules import listed
 
 OUTCOMES = tuple(outcome.value for outcome in Outcome)
 NOTE_LIMIT = 4000  # characters, as a batch's free-text columns
@@ -36,11 +37,6 @@ _TIME_HINT = " (use 2026-11-20 14:30, 2026-11-20T14:30:00+01:00 or 11/20/2026 2:
 
 def _utc(moment: datetime) -> str:
     return f"{pd.Timestamp(moment).tz_convert('UTC'):%Y-%m-%d %H:%M} UTC"
-
-
-def _listed(names: Iterable[str]) -> str:
-    *rest, last = names
-    return f"{', '.join(rest)} or {last}"
 
 
 def validate_outcomes(
@@ -97,7 +93,7 @@ def validate_outcomes(
     # What: one of the vocabulary, spelt as a recruiter may ("No answer", "no-answer").
     outcome = per_unique(frame["outcome"], channel_name).astype(object)
     rows = rows_where(required("outcome") & ~outcome.isin(OUTCOMES).to_numpy())
-    fail(rows, "outcome", quoted("outcome", rows) + f" is not an outcome: use {_listed(OUTCOMES)}")
+    fail(rows, "outcome", quoted("outcome", rows) + f" is not an outcome: use {listed(OUTCOMES)}")
 
     # When: a time that reads, not after the business clock, not before the first message.
     zone = pd.Index([default_timezone or "UTC"])
@@ -115,7 +111,7 @@ def validate_outcomes(
     # How: a channel we have; the message, when named, one sent to this candidate on that channel.
     given_channel = per_unique(frame["channel"], channel_name).astype(object)
     rows = rows_where(given_channel.notna().to_numpy() & ~given_channel.isin(CHANNEL_NAMES).to_numpy())
-    fail(rows, "channel", quoted("channel", rows) + f" must be {_listed(CHANNEL_NAMES)}")
+    fail(rows, "channel", quoted("channel", rows) + f" must be {listed(CHANNEL_NAMES)}")
     key = frame["message_key"].astype(object)
     named = pd.DataFrame({"message_key": key, "candidate_id": candidate}).merge(
         sent_frame, how="left", on=["message_key", "candidate_id"]

@@ -12,11 +12,18 @@ SUITE_VERSION = "1"
 
 DECISIONS = ("offer", "reject")
 CHANNELS = CHANNEL_NAMES
-# "email, voicemail or in_person"
-_CHANNEL_LIST = f"{', '.join(CHANNELS[:-1])} or {CHANNELS[-1]}"
+
+
+def listed(names) -> str:
+    """("email", "voicemail", "in_person") -> "email, voicemail or in_person", for reasons a recruiter reads."""
+    *rest, last = names
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
+_CHANNEL_LIST = listed(CHANNELS)
 # The channels a row cannot take without a phone (a call): "voicemail"
 PHONE_CHANNELS = needing("phone")
-_PHONE_LIST = " or ".join(PHONE_CHANNELS)
+_PHONE_LIST = listed(PHONE_CHANNELS)
 DATE_COLUMNS = ("decided_at", "offer_deadline", "start_date", "meeting_at")
 SALARY_COLUMNS = ("salary_min", "salary_max")
 CANONICAL = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
