@@ -139,6 +139,8 @@ class Decision(Base):
     recruiter_name: Mapped[str | None] = mapped_column(sa.String(200))
     recruiter_email: Mapped[str | None] = mapped_column(sa.String(320))
     recruiter_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    # Where the recruiter works, for the call hours that suit both sides (else the company zone).
+    recruiter_timezone: Mapped[str | None] = mapped_column(sa.String(64))
     hiring_manager: Mapped[str | None] = mapped_column(sa.String(200))
     company: Mapped[str | None] = mapped_column(sa.String(200))
     meeting_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -168,7 +170,10 @@ class Message(Base):
     message_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
     campaign: Mapped[str] = mapped_column(sa.String(200), index=True)
     candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.candidate_id"), index=True)
-    decision_id: Mapped[int | None] = mapped_column(sa.ForeignKey("decisions.id"))
+    decision_id: Mapped[int | None] = mapped_column(sa.ForeignKey("decisions.id"), index=True)
+    # Which cadence the row belongs to, "<decision>:<first channel>" ("offer:email"): a decision
+    # that changes (an offer withdrawn, another channel) is told apart from the one planned.
+    cadence: Mapped[str | None] = mapped_column(sa.String(40))
     kind: Mapped[str] = mapped_column(sa.String(32))
     step: Mapped[int] = mapped_column(sa.Integer, default=0)
     channel: Mapped[str] = mapped_column(sa.String(16))
@@ -186,7 +191,20 @@ class Message(Base):
     headers: Mapped[dict | None] = mapped_column(sa.JSON)
     attachments: Mapped[list | None] = mapped_column(sa.JSON)
     call_sheet: Mapped[dict | None] = mapped_column(sa.JSON)
+    # The send window: the message may go out from scheduled_for until window_closes (UTC); a
+    # claim after the close moves it to the next window instead. NULL: no close.
     scheduled_for: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
+    window_closes: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # When the cadence's first message went out (steps after the first): a response since then
+    # stops the step, an older one (last year's rejection) does not.
+    cadence_started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Why the step is due when it is ("2 business days after step 0", "postponed: out of office").
+    plan_note: Mapped[str | None] = mapped_column(sa.Text)
+    # The timing experiment (F6 compares them): "timing" or "control" when the campaign runs it;
+    # for "timing", the first message's random delay in business days and local send hour.
+    experiment_arm: Mapped[str | None] = mapped_column(sa.String(16))
+    experiment_delay_days: Mapped[int | None] = mapped_column(sa.Integer)
+    experiment_hour: Mapped[int | None] = mapped_column(sa.Integer)
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -121,14 +121,15 @@ def call_window(
     country: str | None,
     recruiter_zone: ZoneInfo,
     recruiter_country: str | None,
+    hours: tuple[time, time] = BUSINESS_HOURS,
 ) -> Window:
-    """When a recruiter should ring a candidate: the first of the candidate's business hours at or
+    """When a recruiter should ring a candidate: the first of the candidate's `hours` at or
     after `moment` that also lies in the recruiter's own working day. Where the two never meet on
     the candidate's day (Sydney and London), the candidate's hours win: a call is for the person
     called, and the recruiter's odd hour is the cost of the distance."""
     local = moment.astimezone(zone)
     for day in _business_days(local.date(), country):
-        theirs = _local_window(day, zone, BUSINESS_HOURS)
+        theirs = _local_window(day, zone, hours)
         if local < theirs.closes:
             window = _overlap(theirs, recruiter_zone, recruiter_country) or theirs
             if local < window.closes:

@@ -1,0 +1,47 @@
+"""The window a message may go out in: business hours in the candidate's zone for mail, calling
+hours that suit the recruiter too for a voicemail, or the timing experiment's hour.
+
+The planner asks for a step's first window, and the send stage asks again for a message whose
+window closed before a sender got to it (a late sweep, a retry after backoff, a daily-cap spill).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from followup.cadence.calendar import Window, call_window, next_window
+from followup.cadence.spec import CadenceSpec
+from followup.channels import CHANNELS
+
+
+class Reach(NamedTuple):
+    """Where and when a candidate can be reached, and from where the recruiter calls."""
+
+    zone: ZoneInfo
+    country: str | None  # whose public holidays the candidate keeps
+    recruiter_zone: ZoneInfo
+    recruiter_country: str | None
+
+
+def hours_of(spec: CadenceSpec, experiment_hour: int | None) -> tuple[time, time]:
+    """The daily hours a message may go out in: the experiment's hour when it drew one (that hour
+    replaces the default window), else the cadence file's send window."""
+    if experiment_hour is None:
+        return spec.send_window
+    closes = time(experiment_hour + 1, 0) if experiment_hour < 23 else time(23, 59, 59)
+    return time(experiment_hour, 0), closes
+
+
+def window_for(
+    spec: CadenceSpec, reach: Reach, channel: str, moment: datetime, experiment_hour: int | None = None
+) -> Window:
+    """The first window at or after `moment` for a message on `channel` to this candidate.
+
+    A call-sheet entry goes into the candidate's calling hours, within the recruiter's own working
+    day where the two overlap; anything else into the candidate's business hours."""
+    hours = hours_of(spec, experiment_hour)
+    if CHANNELS[channel].delivery == "call_sheet":
+        return call_window(moment, reach.zone, reach.country, reach.recruiter_zone, reach.recruiter_country, hours)
+    return next_window(moment, reach.zone, reach.country, hours)
