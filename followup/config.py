@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="Company default IANA time zone, for rows without one.",
     )
 
+    cadence_file: Path | None = Field(
+        default=None,
+        description="A cadence YAML file of your own (steps, waits, send window, the timing experiment); "
+        "unset: the shipped default, which the README shows.",
+    )
+
     # --- what messages say when a row leaves it out (followup.rendering.COMPANY_DEFAULT_KEYS) ---
     company: str | None = Field(default=None, description="Company name for rows without one.")
     office: str | None = Field(
