@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from prefect.artifacts import create_table_artifact
 from followup.config import Settings, load_settings
 from followup.sending.setup import SendSetup
 from followup.stages.importing import ImportSummary
-from followup.stages.planning import default_campaign_name
+from followup.cadence.spec import CadenceSpec
+from followup.stages.planning import PlanResult, PlanSetup, default_campaign_name
 from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import CampaignSummary
 from flows.import_batch import import_batch
@@ -48,13 +50,16 @@ def run_campaign(
     # Typed loosely: Prefect builds a parameter schema, and a Protocol cannot be checked.
     email: Any = None,
     templates_dir: Path | None = None,
+    cadence: CadenceSpec | None = None,
 ) -> CampaignSummary:
     """`email`: an email transport already made (the demo's sandbox client, tests); otherwise
-    the settings choose one, and a run that cannot send is refused before anything is stored."""
+    the settings choose one, and a run that cannot send is refused before anything is stored.
+    `cadence`: the cadence file's values already read (the demo's); else FOLLOWUP_CADENCE_FILE's."""
     settings = settings or load_settings()
     business_now = business_now or datetime.now(timezone.utc)
+    plan_setup = PlanSetup.of(settings, cadence)
     if dry_run:
-        return _dry_run(Path(path), campaign, mapping_file, settings, business_now, templates_dir)
+        return _dry_run(Path(path), campaign, mapping_file, settings, business_now, templates_dir, plan_setup)
     setup = SendSetup.of(settings)
     refused = sending_refusal(setup, email)  # refuse a run that could not send, before importing
     if refused:
@@ -69,11 +74,11 @@ def run_campaign(
     if batch.refused:
         summary.status, summary.reason = "refused", batch.reason
         return summary
-    plan = plan_messages(settings.ledger_url, name, batch.batch_id, business_now)
+    plan = plan_messages(plan_setup, name, batch.batch_id, business_now)
     if plan.refused:
         summary.status, summary.reason = "refused", plan.refused
         return summary
-    summary.planned, summary.already_planned, summary.stopped = plan.planned, plan.already, plan.stopped
+    _count_planned(summary, plan)
     _count_rendered(summary, render_campaign(
         settings.ledger_url, name, RenderSetup.of(settings, templates_dir), business_now, settings.render_processes
     ))  # fmt: skip
@@ -82,9 +87,18 @@ def run_campaign(
     summary.requests = report.requests
     if report.paused:
         summary.status, summary.reason = "paused", report.pause_reason
-    summary, calls = campaign_outcome(settings.ledger_url, settings.call_sheet_dir, summary)
+    summary, calls = campaign_outcome(settings.ledger_url, settings.call_sheet_dir, summary, business_now)
     _publish(summary, calls)
     return summary
+
+
+def _count_planned(summary: CampaignSummary, plan: PlanResult) -> None:
+    summary.planned, summary.already_planned, summary.stopped = plan.planned, plan.already, plan.stopped
+    summary.rerendered = plan.rerendered
+    summary.changed = [asdict(change) for change in plan.changed]
+    if plan.sent_before_change:
+        names = ", ".join(change.candidate_id for change in plan.sent_before_change)
+        get_run_logger().warning("decisions changed for candidates who already heard the old one: %s", names)
 
 
 def _count_rendered(summary: CampaignSummary, done: dict[str, int]) -> None:
@@ -123,6 +137,7 @@ def _dry_run(
     settings: Settings,
     business_now: datetime,
     templates_dir: Path | None,
+    plan_setup: PlanSetup,
 ) -> CampaignSummary:
     """Everything up to sending, in a scratch ledger that is thrown away: the counts and samples
     are exactly what a real run would send, less what the real ledger shows was sent already."""
@@ -134,7 +149,8 @@ def _dry_run(
         if batch.refused:
             summary.status, summary.reason = "refused", batch.reason
             return summary
-        plan = plan_messages(scratch_settings.ledger_url, name, batch.batch_id, business_now)
+        plan = plan_messages(replace(plan_setup, ledger_url=scratch_settings.ledger_url), name, batch.batch_id,
+                             business_now)  # fmt: skip
         summary.planned = plan.planned
         _count_rendered(summary, render_campaign(
             scratch_settings.ledger_url, name, RenderSetup.of(settings, templates_dir), business_now,

@@ -1,9 +1,9 @@
-"""The sweep, run on a schedule: settle what dead senders left, render what is planned, send
-what is due and retry what waited, campaign by campaign (a paused campaign is skipped).
+"""The sweep, run on a schedule (every 15 minutes: the send windows decide local hours, not the
+cron): settle what dead senders left, plan every cadence's next step whose wait is over, render
+what is planned, send what is due and retry what waited, campaign by campaign (a paused campaign
+is skipped). What responses stopped is cancelled in the send stage, before anything is claimed.
 
     followup sweep [--now T]
-
-Cadence planning (the follow-up steps) joins it in a later stage.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from followup.cadence.spec import CadenceSpec
 from followup.config import Settings, load_settings
 from followup.sending.setup import SendSetup
+from followup.stages.planning import PlanSetup
 from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import SweepSummary
 from tasks.rendering import render_campaign
-from tasks.sending import due_campaigns, recover_claims, send_messages
+from tasks.sending import due_campaigns, plan_next_steps, recover_claims, send_messages, waiting_messages
 
 _REPORTED = ("sent", "failed", "suppressed", "unknown", "retry_wait", "requests", "paused", "pause_reason")
 
@@ -32,7 +34,9 @@ def sweep(
     # Typed loosely: Prefect builds a parameter schema, and a Protocol cannot be checked.
     email: Any = None,
     templates_dir: Path | None = None,
+    cadence: CadenceSpec | None = None,
 ) -> SweepSummary:
+    """`cadence`: the cadence file's values already read (the demo's); else FOLLOWUP_CADENCE_FILE's."""
     settings = settings or load_settings()
     business_now = business_now or datetime.now(timezone.utc)
     setup = SendSetup.of(settings)
@@ -40,6 +44,7 @@ def sweep(
     recovered = recover_claims(setup)
     summary.recovered_sent, summary.recovered_unknown = recovered["sent"], recovered["unknown"]
     summary.reconciled = recovered["reconciled"]
+    summary.next_steps = plan_next_steps(PlanSetup.of(settings, cadence), business_now).to_json()
     render_setup = RenderSetup.of(settings, templates_dir)
     for campaign in due_campaigns(settings.ledger_url, business_now):
         done = render_campaign(settings.ledger_url, campaign, render_setup, business_now, settings.render_processes)
@@ -47,5 +52,6 @@ def sweep(
         summary.render_failed += done["failed"]
         report = send_messages(setup, business_now, campaign, email)
         summary.campaigns[campaign] = {k: v for k, v in asdict(report).items() if k in _REPORTED}
+    summary.later, summary.next_due = waiting_messages(settings.ledger_url, business_now)
     get_run_logger().info("sweep: %s", summary.to_json())
     return summary

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from followup.sending import SendReport
 from followup.sending.setup import SendSetup
 from followup.stages import planning, sending, summaries
-from followup.stages.planning import PlanResult
+from followup.stages.planning import NextSteps, PlanResult, PlanSetup
 from followup.stages.summaries import CampaignSummary
 from followup.transports.base import Transport
 
@@ -26,8 +26,13 @@ def sending_refusal(setup: SendSetup, email: Transport | None = None) -> str | N
 
 
 @task(name="plan-messages", cache_policy=NO_CACHE)
-def plan_messages(ledger_url: str, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:
-    return planning.plan_batch(ledger_url, campaign, batch_id, business_now)
+def plan_messages(setup: PlanSetup, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:
+    return planning.plan_batch(setup, campaign, batch_id, business_now)
+
+
+@task(name="plan-next-steps", cache_policy=NO_CACHE)
+def plan_next_steps(setup: PlanSetup, business_now: datetime) -> NextSteps:
+    return planning.plan_next(setup, business_now)
 
 
 @task(name="recover-claims", cache_policy=NO_CACHE)
@@ -50,8 +55,15 @@ def send_messages(
 
 
 @task(name="campaign-outcome", cache_policy=NO_CACHE)
-def campaign_outcome(ledger_url: str, call_sheet_dir: Path, summary: CampaignSummary) -> tuple[CampaignSummary, list[dict]]:
-    return summaries.campaign_outcome(ledger_url, call_sheet_dir, summary)
+def campaign_outcome(
+    ledger_url: str, call_sheet_dir: Path, summary: CampaignSummary, business_now: datetime
+) -> tuple[CampaignSummary, list[dict]]:
+    return summaries.campaign_outcome(ledger_url, call_sheet_dir, summary, business_now)
+
+
+@task(name="waiting-messages", cache_policy=NO_CACHE)
+def waiting_messages(ledger_url: str, business_now: datetime) -> tuple[dict[str, int], datetime | None]:
+    return summaries.waiting(ledger_url, business_now)
 
 
 @task(name="dry-run-outcome", cache_policy=NO_CACHE)

@@ -90,11 +90,12 @@ def holiday_country(country: str | None, zone: str | None, default: str | None =
     return country or country_of_zone(zone) or default
 
 
-def _business_days(start: date, country: str | None) -> Iterator[date]:
-    """`start` and the days after it that are business days in `country`, for _SEARCH_DAYS days."""
+def _business_days(start: date, country: str | None, every_day: bool = False) -> Iterator[date]:
+    """`start` and the days after it that are business days in `country` (every day, when
+    `every_day`), for _SEARCH_DAYS days."""
     for offset in range(_SEARCH_DAYS):
         day = start + timedelta(days=offset)
-        if is_business_day(day, country):
+        if every_day or is_business_day(day, country):
             yield day
 
 
@@ -103,12 +104,17 @@ def _local_window(day: date, zone: ZoneInfo, hours: tuple[time, time]) -> Window
 
 
 def next_window(
-    moment: datetime, zone: ZoneInfo, country: str | None = None, hours: tuple[time, time] = BUSINESS_HOURS
+    moment: datetime,
+    zone: ZoneInfo,
+    country: str | None = None,
+    hours: tuple[time, time] = BUSINESS_HOURS,
+    every_day: bool = False,
 ) -> Window:
     """The first stretch of business hours at or after `moment` in `zone`, on a business day of
-    `country`: from `moment` itself when it falls inside one, else from the next opening."""
+    `country` (on any day, when `every_day`): from `moment` itself when it falls inside one,
+    else from the next opening."""
     local = moment.astimezone(zone)
-    for day in _business_days(local.date(), country):
+    for day in _business_days(local.date(), country, every_day):
         window = _local_window(day, zone, hours)
         if local < window.closes:
             return Window(max(local, window.opens), window.closes)
@@ -122,16 +128,17 @@ def call_window(
     recruiter_zone: ZoneInfo,
     recruiter_country: str | None,
     hours: tuple[time, time] = BUSINESS_HOURS,
+    every_day: bool = False,
 ) -> Window:
     """When a recruiter should ring a candidate: the first of the candidate's `hours` at or
     after `moment` that also lies in the recruiter's own working day. Where the two never meet on
     the candidate's day (Sydney and London), the candidate's hours win: a call is for the person
     called, and the recruiter's odd hour is the cost of the distance."""
     local = moment.astimezone(zone)
-    for day in _business_days(local.date(), country):
+    for day in _business_days(local.date(), country, every_day):
         theirs = _local_window(day, zone, hours)
         if local < theirs.closes:
-            window = _overlap(theirs, recruiter_zone, recruiter_country) or theirs
+            window = (None if every_day else _overlap(theirs, recruiter_zone, recruiter_country)) or theirs
             if local < window.closes:
                 return Window(max(local, window.opens), window.closes)
     raise ValueError(f"no calling day within {_SEARCH_DAYS} days of {moment:%Y-%m-%d} for {country}")

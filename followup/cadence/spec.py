@@ -53,6 +53,9 @@ class Experiment:
 class CadenceSpec:
     cadences: tuple[Cadence, ...]
     send_window: tuple[time, time] = (time(9, 0), time(17, 0))
+    # Windows only on the candidate's business days (weekends and public holidays skipped). A team
+    # that may write at any hour sets this off with a 00:00-24:00 window (24:00 is time.max).
+    business_days_only: bool = True
     # A rejection waits this many business days after the decision: a day to prepare.
     reject_delay_business_days: int = 1
     # An out-of-office reply without a return date postpones the next step by this many.

@@ -42,6 +42,9 @@ def window_for(
     A call-sheet entry goes into the candidate's calling hours, within the recruiter's own working
     day where the two overlap; anything else into the candidate's business hours."""
     hours = hours_of(spec, experiment_hour)
+    every_day = not spec.business_days_only
     if CHANNELS[channel].delivery == "call_sheet":
-        return call_window(moment, reach.zone, reach.country, reach.recruiter_zone, reach.recruiter_country, hours)
-    return next_window(moment, reach.zone, reach.country, hours)
+        return call_window(
+            moment, reach.zone, reach.country, reach.recruiter_zone, reach.recruiter_country, hours, every_day
+        )
+    return next_window(moment, reach.zone, reach.country, hours, every_day)

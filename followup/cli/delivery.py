@@ -26,7 +26,7 @@ from followup.cli.common import (
     signing_secret_or_refuse,
 )
 from followup.cli.progress import ledger_progress
-from followup.cli.summary import print_campaign
+from followup.cli.summary import print_campaign, print_later
 from followup.config import Settings
 
 
@@ -113,6 +113,7 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
     else:
         out.print(f"recovered from dead senders: {summary.recovered_sent} sent (events show it), "
                   f"{summary.recovered_unknown} unknown; reconciled from events: {summary.reconciled}")  # fmt: skip
+        _print_next_steps(summary.next_steps)
         out.print(f"rendered: {summary.rendered}, could not be rendered: {summary.render_failed}")
         if not summary.campaigns:
             out.print("nothing was due")
@@ -120,7 +121,20 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
             out.print(f"{name}: {sent['sent']} sent, {sent['failed']} failed, {sent['suppressed']} suppressed, "
                       f"{sent['unknown']} unknown, {sent['retry_wait']} waiting for a retry"
                       + (f"; PAUSED: {sent['pause_reason']}" if sent["paused"] else ""), markup=False)  # fmt: skip
+        print_later(summary.later, summary.next_due)
     raise typer.Exit(summary.exit_code())
+
+
+def _print_next_steps(steps: dict) -> None:
+    """What the sweep's planning did; the cadences that moved on or wait for a person by name."""
+    days = ", ".join(f"{day}: {n}" for day, n in steps["by_day"].items())
+    out.print(f"next steps planned: {steps['planned']}" + (f" ({days})" if days else "")
+              + (f", {steps['postponed']} postponed (out of office)" if steps["postponed"] else ""))  # fmt: skip
+    for moved in steps["moved_on"]:
+        out.print(f"  {moved['candidate_id']}: {moved['reason']}; step {moved['step']} goes by {moved['channel']}",
+                  markup=False)  # fmt: skip
+    for held in steps["held"]:
+        out.print(f"  {held['candidate_id']}: {held['reason']}", markup=False)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import typer
 from pydantic import SecretStr
@@ -20,11 +21,15 @@ def demo(as_json: JsonOption = False) -> None:
     a clean slate each time, so it never touches your real ledger or your SendGrid account.
     """
     from flows.campaign import run_campaign
+    from followup.cadence.file import load_cadence
     from followup.sandbox import Sandbox, SandboxConfig
     from followup.samples import SAMPLE_NOW, ensure_sample
     from followup.store import close_ledgers
 
     settings = settings_or_refuse()
+    cadence = load_cadence(settings.cadence_file)
+    # The demo runs the timing experiment on a share of its candidates, so the report has arms to compare.
+    cadence = replace(cadence, experiment=replace(cadence.experiment, share=DEMO_EXPERIMENT_SHARE))
     demo_dir = settings.data_dir / "demo"
     close_ledgers()  # a pooled connection would keep the old demo ledger alive past its deletion
     shutil.rmtree(demo_dir, ignore_errors=True)
@@ -46,7 +51,7 @@ def demo(as_json: JsonOption = False) -> None:
             }
         )
         with err.status("Demo round: importing, rendering, sending to the sandbox…", spinner="dots"):
-            summary = run_campaign(sample, "demo", None, demo_settings, SAMPLE_NOW)
+            summary = run_campaign(sample, "demo", None, demo_settings, SAMPLE_NOW, cadence=cadence)
         accepted = sandbox.stats()["accepted"]
     print_campaign(summary, as_json)
     if not as_json and summary.status != "refused":
@@ -55,5 +60,6 @@ def demo(as_json: JsonOption = False) -> None:
     raise typer.Exit(summary.exit_code())
 
 
+DEMO_EXPERIMENT_SHARE = 0.3
 # Any key works with the demo's own sandbox; it only has to match.
 _DEMO_KEY = "SG.demo"

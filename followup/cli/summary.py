@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 
 from rich.markup import escape
 from rich.table import Table
@@ -35,6 +36,9 @@ def print_campaign(summary: CampaignSummary, as_json: bool) -> None:
     if summary.stopped:
         out.print(f"{summary.stopped} candidates not planned: they are stopped "
                   "(`followup stop ID --undo` lets one in again)")  # fmt: skip
+    _print_changed(summary.changed)
+    if summary.rerendered:
+        out.print(f"{summary.rerendered} messages not yet sent will be rendered again: the batch changed their details")
     if summary.status == "dry_run":
         out.print(_counts_table("Would be sent", "kind / channel", summary.would_send))
         for sample in summary.samples:
@@ -47,16 +51,40 @@ def print_campaign(summary: CampaignSummary, as_json: bool) -> None:
     else:
         out.print(_counts_table("Outcome", "status", summary.counts))
     _print_reasons(summary.reasons)
+    if summary.status != "dry_run":
+        print_later(summary.later, summary.next_due)
     for sheet in summary.call_sheets:
         out.print(f"call sheet: {sheet}", markup=False)
     if summary.status == "paused":
         err.print(f"[bold red]Paused:[/bold red] {escape(str(summary.reason))}\n"
                   f"Fix the cause, then `followup resume {escape(summary.campaign)}` and `followup sweep`.")  # fmt: skip
     elif summary.status != "dry_run" and summary.counts.get("rendered"):
-        err.print(f"{summary.counts['rendered']} messages are ready and not yet sent (the daily cap was reached, "
-                  "or they are scheduled later); `followup sweep` sends them when due.")  # fmt: skip
+        err.print(f"{summary.counts['rendered']} messages are ready and not yet sent (they wait for their send "
+                  "window, or the daily cap was reached); `followup sweep` sends them when due.")  # fmt: skip
     if summary.counts.get("retry_wait"):
         err.print(f"{summary.counts['retry_wait']} messages wait for a retry; `followup sweep` sends them when due.")
+
+
+def print_later(later: dict[str, int], next_due: datetime | None) -> None:
+    """What waits for a later send window, by day, and when the next window opens."""
+    if not later:
+        return
+    days = ", ".join(f"{day}: {n}" for day, n in later.items())
+    out.print(f"planned for later (by UTC day their window opens): {days}; next due {next_due:%Y-%m-%d %H:%M} UTC",
+              markup=False)  # fmt: skip
+
+
+def _print_changed(changed: list[dict]) -> None:
+    """Said loudly: a re-import changed a decision that some candidates have already heard."""
+    heard = [c for c in changed if c["sent"]]
+    if changed:
+        out.print(f"{len(changed)} decisions changed since they were planned: what was pending for the old decision "
+                  "is cancelled and the new one planned", markup=False)  # fmt: skip
+    if heard:
+        names = ", ".join(f"{c['candidate_id']} ({c['old']} -> {c['new']})" for c in heard[:20])
+        more = f" and {len(heard) - 20} more" if len(heard) > 20 else ""
+        err.print(f"[bold yellow]Warning:[/bold yellow] {len(heard)} candidates already got a message for the old "
+                  f"decision: {escape(names)}{more}. Tell them yourself what changed.")  # fmt: skip
 
 
 def _counts_table(title: str, what: str, counts: dict[str, int]) -> Table:

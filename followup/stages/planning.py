@@ -1,31 +1,78 @@
-"""The plan stage: the cadence's first step for every decision of a batch, as ledger rows.
+"""The plan stage: a batch's first steps (`followup run`) and every cadence's next step (the sweep).
 
-The rules (which message comes first, when it is due, its key) are the cadence's
-(followup.cadence); the store writes the rows, and a row planned before is not planned again.
-A person `followup stop` took out is not planned at all, in any campaign, until the stop is undone.
+    result = plan_batch(setup, campaign, batch_id, business_now)
+    steps = plan_next(setup, business_now)
+
+The rules (which step, which channel, which window, why not) are the cadence's
+(followup.cadence.planner); the store reads the facts in bulk and writes the rows, and a row
+planned before is not planned again. One decision has one cadence, whichever file or campaign
+brings it again: a corrected re-export continues it; a changed decision (an offer withdrawn, a
+rejection turned offer, another role or channel) cancels what the old one had pending and starts
+the new one, and says loudly which candidates had already heard the old one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from followup import importing
-from followup.cadence import first_step, message_key
+from followup.cadence import message_key
+from followup.cadence.file import load_cadence
+from followup.cadence.planner import CadenceFacts, Company, Plan, Verdict, cadence_key, first_step, next_step
+from followup.cadence.spec import CadenceSpec
+from followup.config import Settings
 from followup.models import CampaignState
 from followup.store import open_ledger
-from followup.store.planning import NewMessage, batch_decisions, ensure_campaign, insert_messages
+from followup.store.cadences import batch_facts, cancel_pending, open_cadences, other_decisions, rerender_changed, superseded
+from followup.store.planning import NewMessage, ensure_campaign, insert_messages
+
+
+@dataclass(frozen=True)
+class PlanSetup:
+    """What planning needs: the ledger, the cadence file's values, the company's zone and country."""
+
+    ledger_url: str
+    cadence: CadenceSpec
+    company: Company = Company()
+
+    @classmethod
+    def of(cls, settings: Settings, cadence: CadenceSpec | None = None) -> PlanSetup:
+        return cls(
+            settings.ledger_url,
+            cadence or load_cadence(settings.cadence_file),
+            Company(settings.timezone, settings.country),
+        )
+
+
+@dataclass(frozen=True)
+class ChangedDecision:
+    """A re-import changed what was decided for someone whose old cadence had begun."""
+
+    candidate_id: str
+    old: str  # "offer:email"
+    new: str
+    sent: int  # messages of the old decision that went out: the recruiter must put it right
+    cancelled: int
 
 
 @dataclass(frozen=True)
 class PlanResult:
     planned: int = 0  # new rows
-    already: int = 0  # rows that existed from an earlier run of the same campaign
-    stopped: int = 0  # decisions left unplanned: their candidate is stopped (`followup stop`)
+    already: int = 0  # decisions whose cadence exists (an earlier run, another file or campaign)
+    stopped: int = 0  # decisions left unplanned: stopped by hand, unsubscribed, nothing can reach them
+    changed: tuple[ChangedDecision, ...] = ()
+    rerendered: int = 0  # rendered messages sent back to be rendered: the batch changed their facts
+    by_day: dict[str, int] = field(default_factory=dict)  # planned rows by the UTC day their window opens
     # Why nothing was planned: the campaign was cancelled. A value, not an exception: a refusal is
     # an answer, and a raised one would have Prefect log a traceback on the user's terminal.
     refused: str | None = None
+
+    @property
+    def sent_before_change(self) -> list[ChangedDecision]:
+        return [change for change in self.changed if change.sent]
 
 
 def default_campaign_name(path: Path) -> str:
@@ -34,20 +81,102 @@ def default_campaign_name(path: Path) -> str:
     return f"{path.stem}-{importing.file_sha256(path)[:8]}"
 
 
-def plan_batch(ledger_url: str, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:
-    """Plan the first message (offer or rejection, on the candidate's channel) for every
-    decision the batch stored, due at `business_now`, except those of stopped candidates. Nothing
-    more is planned for a cancelled campaign."""
-    engine = open_ledger(ledger_url)
+def _row(plan: Plan, facts: CadenceFacts, campaign: str) -> NewMessage:
+    return NewMessage(
+        message_key(campaign, facts.candidate_id, plan.kind, plan.step, plan.channel), campaign, facts.candidate_id,
+        facts.decision_id, plan.kind, plan.step, plan.channel, plan.opens, plan.closes,
+        cadence_key(facts.decision, facts.channel), plan.started_at, plan.note, plan.arm, plan.delay_days, plan.hour,
+    )  # fmt: skip
+
+
+def plan_batch(setup: PlanSetup, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:
+    """Plan step 0 for every decision the batch stored that has no cadence yet, in its first
+    window; decisions whose cadence exists continue it. Nothing more is planned for a cancelled
+    campaign."""
+    engine = open_ledger(setup.ledger_url)
     if ensure_campaign(engine, campaign) is CampaignState.CANCELLED:
         return PlanResult(refused=f"campaign {campaign!r} was cancelled; plan under another --campaign name")
-    stored = batch_decisions(engine, batch_id)
-    decisions = [d for d in stored if not d.stopped]
-    messages = (
-        NewMessage(message_key(campaign, d.candidate_id, step.kind, step.step, step.channel), campaign,
-                   d.candidate_id, d.decision_id, *step)
-        for d in decisions
-        for step in (first_step(d.decision, d.channel, business_now),)
-    )  # fmt: skip
-    planned = insert_messages(engine, messages)
-    return PlanResult(planned=planned, already=len(decisions) - planned, stopped=len(stored) - len(decisions))
+    changed = [ChangedDecision(s.candidate_id, s.old, s.new, s.sent, s.pending) for s in superseded(engine, batch_id)]
+    changed += _other_roles_ended(setup, engine, batch_id, business_now)
+    rerendered = rerender_changed(engine, batch_id)
+    rows, already, stopped = [], 0, 0
+    for facts in batch_facts(engine, batch_id):
+        if facts.messages:
+            already += 1
+            continue
+        plan = first_step(setup.cadence, setup.company, facts, business_now, campaign)
+        if isinstance(plan, Verdict):
+            stopped += 1
+            continue
+        rows.append(_row(plan, facts, campaign))
+    planned = insert_messages(engine, rows)
+    return PlanResult(planned, already, stopped, tuple(changed), rerendered, _by_day(rows))
+
+
+def _other_roles_ended(setup: PlanSetup, engine, batch_id: str, now: datetime) -> list[ChangedDecision]:
+    """A candidate the batch brings with a new role ends the cadence of their old role when that
+    one is still going (one person, one conversation); a finished one (last year's rejection) is
+    left as it is."""
+    changes, ended = [], []
+    for facts in other_decisions(engine, batch_id):
+        if not facts.messages:
+            continue
+        verdict = next_step(setup.cadence, setup.company, facts, now)
+        if isinstance(verdict, Verdict) and verdict.what in ("ended", "stopped"):
+            continue
+        ended.append(facts)
+        changes.append(ChangedDecision(facts.candidate_id, cadence_key(facts.decision, facts.channel), "another role",
+                                       sum(m.sent_at is not None for m in facts.messages), 0))  # fmt: skip
+    if ended:
+        cancel_pending(engine, [f.decision_id for f in ended], "decision changed: another role")
+    return changes
+
+
+@dataclass
+class NextSteps:
+    """What the sweep's planning did: rows planned, and why the other cadences planned nothing."""
+
+    planned: int = 0
+    by_day: dict[str, int] = field(default_factory=dict)
+    # Cadences moved on because an address bounced or a number was wrong: the recruiter is told.
+    moved_on: list[dict] = field(default_factory=list)
+    held: list[dict] = field(default_factory=list)  # a fate unknown or a failure: a person decides
+    postponed: int = 0  # out-of-office replies
+    verdicts: dict[str, int] = field(default_factory=dict)  # why nothing else was planned, by kind
+
+    def to_json(self) -> dict:
+        return {"planned": self.planned, "by_day": self.by_day, "moved_on": self.moved_on, "held": self.held,
+                "postponed": self.postponed, "not_planned": self.verdicts}  # fmt: skip
+
+
+def plan_next(setup: PlanSetup, business_now: datetime) -> NextSteps:
+    """Plan the next step of every open cadence whose wait is over at `business_now`."""
+    engine = open_ledger(setup.ledger_url)
+    result = NextSteps()
+    rows: list[NewMessage] = []
+    reasons: Counter = Counter()
+    for facts in open_cadences(engine, _max_steps(setup.cadence)):
+        plan = next_step(setup.cadence, setup.company, facts, business_now)
+        if isinstance(plan, Verdict):
+            reasons[plan.what] += 1
+            if plan.what == "held":
+                result.held.append({"candidate_id": facts.candidate_id, "reason": plan.reason})
+            continue
+        rows.append(_row(plan, facts, facts.campaign or "unnamed"))
+        if plan.note.startswith("moved on"):
+            result.moved_on.append({"candidate_id": facts.candidate_id, "step": plan.step, "channel": plan.channel,
+                                    "reason": plan.note})  # fmt: skip
+        elif plan.note.startswith("postponed"):
+            result.postponed += 1
+    result.planned = insert_messages(engine, rows)
+    result.by_day = _by_day(rows)
+    result.verdicts = dict(sorted(reasons.items()))
+    return result
+
+
+def _max_steps(spec: CadenceSpec) -> int:
+    return max(len(c.steps) for c in spec.cadences) + (1 if spec.keep_in_touch_weeks else 0)
+
+
+def _by_day(rows: list[NewMessage]) -> dict[str, int]:
+    return dict(sorted(Counter(f"{row.scheduled_for:%Y-%m-%d}" for row in rows).items()))

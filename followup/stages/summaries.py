@@ -1,7 +1,7 @@
 """What a campaign run and a sweep report (to the terminal, to --json, and as Prefect table
 artifacts), and the ledger queries that fill them in.
 
-    summary, calls = campaign_outcome(ledger_url, call_sheet_dir, summary)   # after a run
+    summary, calls = campaign_outcome(ledger_url, call_sheet_dir, summary, now)   # after a run
     summary = dry_run_outcome(ledger_url, scratch_ledger_url, summary)       # after a dry run
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from followup.channels import delivered_by
@@ -16,7 +17,14 @@ from followup.models import CampaignState
 from followup.stages.importing import ImportSummary
 from followup.store import close_ledger, open_ledger
 from followup.store.control import campaign_state
-from followup.store.reports import call_sheet_rows, failure_reasons, keys_past_rendering, rendered_messages, status_counts
+from followup.store.reports import (
+    call_sheet_rows,
+    failure_reasons,
+    keys_past_rendering,
+    rendered_messages,
+    status_counts,
+    waiting_by_day,
+)
 
 # The statuses a run reports, in the order a recruiter reads them.
 REPORTED = ("sent", "failed", "suppressed", "unknown", "retry_wait", "cancelled", "rendered", "planned")
@@ -42,6 +50,12 @@ class CampaignSummary:
     would_send: dict[str, int] = field(default_factory=dict)  # dry run: "kind/channel" -> messages
     samples: list[dict] = field(default_factory=list)  # dry run: a few rendered messages
     call_sheets: list[str] = field(default_factory=list)  # the call-sheet files this run wrote to
+    # Decisions a re-import changed (ChangedDecision as dicts); those with "sent" > 0 had heard the
+    # old decision already, and the recruiter must put that right by hand.
+    changed: list[dict] = field(default_factory=list)
+    rerendered: int = 0  # rendered messages sent back to be rendered: the batch changed their facts
+    later: dict[str, int] = field(default_factory=dict)  # waiting for their window, by UTC day it opens
+    next_due: datetime | None = None  # the earliest of those windows
 
     @property
     def unfinished(self) -> int:
@@ -79,6 +93,9 @@ class SweepSummary:
     rendered: int = 0
     render_failed: int = 0
     campaigns: dict[str, dict] = field(default_factory=dict)  # name -> what its send did
+    next_steps: dict = field(default_factory=dict)  # what planning did (NextSteps.to_json)
+    later: dict[str, int] = field(default_factory=dict)  # waiting for their window, by UTC day it opens
+    next_due: datetime | None = None
 
     def exit_code(self) -> int:
         """0 done (retries still waiting included); 1 a campaign paused or messages need a person."""
@@ -91,10 +108,14 @@ class SweepSummary:
         return asdict(self)
 
 
-def campaign_outcome(ledger_url: str, call_sheet_dir: Path, summary: CampaignSummary) -> tuple[CampaignSummary, list[dict]]:
-    """The summary with the campaign's counts, reasons and state, and its call-sheet rows."""
+def campaign_outcome(
+    ledger_url: str, call_sheet_dir: Path, summary: CampaignSummary, now: datetime
+) -> tuple[CampaignSummary, list[dict]]:
+    """The summary with the campaign's counts, reasons and state, what waits for a later window,
+    and its call-sheet rows."""
     engine = open_ledger(ledger_url)
     summary.counts = status_counts(engine, summary.campaign)
+    summary.later, summary.next_due = waiting_by_day(engine, summary.campaign, now)
     summary.reasons = failure_reasons(engine, summary.campaign, _NEEDS_A_PERSON)
     state = campaign_state(engine, summary.campaign)
     if state is not None and state[0] is CampaignState.PAUSED:
@@ -104,6 +125,11 @@ def campaign_outcome(ledger_url: str, call_sheet_dir: Path, summary: CampaignSum
     days = sorted({row.get("local_time_to_call", "")[:10] for row in calls})
     summary.call_sheets = [str(call_sheet_dir / f"{day}.csv") for day in days]
     return summary, calls
+
+
+def waiting(ledger_url: str, now: datetime) -> tuple[dict[str, int], datetime | None]:
+    """Every campaign's messages waiting for a later window, by UTC day, and the next opening."""
+    return waiting_by_day(open_ledger(ledger_url), None, now)
 
 
 def dry_run_outcome(ledger_url: str, scratch_ledger_url: str, summary: CampaignSummary) -> CampaignSummary:

@@ -16,8 +16,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from followup.models import Campaign, CampaignState, Candidate, Decision, MessageStatus
-from followup.store import stops
+from followup.models import Campaign, CampaignState, MessageStatus
 from followup.store.dialect import DriverSql
 
 _INSERT_CHUNK = 10_000
@@ -31,15 +30,21 @@ class NewMessage(NamedTuple):
     kind: str
     step: int
     channel: str
-    scheduled_for: datetime  # UTC
+    scheduled_for: datetime  # UTC: the window opens
+    window_closes: datetime | None = None  # UTC
+    cadence: str | None = None  # "offer:email"
+    cadence_started_at: datetime | None = None
+    plan_note: str | None = None
+    experiment_arm: str | None = None
+    experiment_delay_days: int | None = None
+    experiment_hour: int | None = None
 
 
-class StoredDecision(NamedTuple):
-    decision_id: int
-    candidate_id: str
-    decision: str
-    channel: str
-    stopped: bool  # `followup stop` took the candidate out (store.stops)
+_COLUMNS = (
+    "message_key", "campaign", "candidate_id", "decision_id", "kind", "step", "channel", "status", "scheduled_for",
+    "window_closes", "cadence", "cadence_started_at", "plan_note", "experiment_arm", "experiment_delay_days",
+    "experiment_hour", "attempts", "created_at", "updated_at",
+)  # fmt: skip
 
 
 def ensure_campaign(engine: Engine, name: str) -> CampaignState:
@@ -54,20 +59,6 @@ def ensure_campaign(engine: Engine, name: str) -> CampaignState:
     return CampaignState(state)
 
 
-def batch_decisions(engine: Engine, batch_id: str) -> list[StoredDecision]:
-    """Every decision the batch stored, with the candidate's channel and whether they are
-    stopped, in the batch's order."""
-    query = (
-        sa.select(Decision.id, Decision.candidate_id, Decision.decision, Candidate.channel,
-                  stops.stopped(Decision.candidate_id))  # fmt: skip
-        .join(Candidate, Candidate.candidate_id == Decision.candidate_id)
-        .where(Decision.batch_id == batch_id)
-        .order_by(Decision.id)
-    )
-    with engine.connect() as conn:
-        return [StoredDecision(*row) for row in conn.execute(query)]
-
-
 def insert_messages(engine: Engine, messages: Iterable[NewMessage]) -> int:
     """Store planned messages, a chunk at a time (a million never become a million tuples at
     once), skipping those already planned. Returns how many are new."""
@@ -78,13 +69,18 @@ def insert_messages(engine: Engine, messages: Iterable[NewMessage]) -> int:
         driver = DriverSql.of(conn.dialect)
         created = driver.time(now)
         sql = (
-            "INSERT INTO messages (message_key, campaign, candidate_id, decision_id, kind, step, channel,"
-            f" status, scheduled_for, attempts, created_at, updated_at) VALUES ({driver.marks(12)})"
+            f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({driver.marks(len(_COLUMNS))})"
             " ON CONFLICT (message_key) DO NOTHING"
         )
+
+        def time(moment: datetime | None) -> datetime | str | None:
+            return None if moment is None else driver.time(moment)
+
         while chunk := list(islice(rows, _INSERT_CHUNK)):
             values = [(m.message_key, m.campaign, m.candidate_id, m.decision_id, m.kind, m.step, m.channel,
-                       MessageStatus.PLANNED.value, driver.time(m.scheduled_for), 0, created, created)
+                       MessageStatus.PLANNED.value, driver.time(m.scheduled_for), time(m.window_closes), m.cadence,
+                       time(m.cadence_started_at), m.plan_note, m.experiment_arm, m.experiment_delay_days,
+                       m.experiment_hour, 0, created, created)
                       for m in chunk]  # fmt: skip
             planned += conn.exec_driver_sql(sql, values).rowcount
     return planned

@@ -4,12 +4,15 @@ Read-only: nothing here changes the ledger."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from followup.models import Campaign, Message, MessageStatus
+from followup.store.dialect import as_utc, aware
 
 _M = Message.__table__
 _K = Campaign.__table__
@@ -36,6 +39,20 @@ def status_counts(engine: Engine, campaign: str | None = None) -> dict[str, int]
         query = query.where(_M.c.campaign == campaign)
     with engine.connect() as conn:
         return {_plain(status): n for status, n in conn.execute(query)}
+
+
+def waiting_by_day(engine: Engine, campaign: str | None, now: datetime) -> tuple[dict[str, int], datetime | None]:
+    """Messages planned or rendered whose window opens after `now`, by the UTC day it opens, and
+    the earliest of those openings."""
+    query = sa.select(_M.c.scheduled_for).where(
+        _M.c.status.in_((MessageStatus.PLANNED.value, MessageStatus.RENDERED.value)), _M.c.scheduled_for > as_utc(now)
+    )
+    if campaign is not None:
+        query = query.where(_M.c.campaign == campaign)
+    with engine.connect() as conn:
+        openings = [aware(at) for at in conn.execute(query).scalars()]
+    days = Counter(f"{at:%Y-%m-%d}" for at in openings)
+    return dict(sorted(days.items())), min(openings, default=None)
 
 
 def failure_reasons(engine: Engine, campaign: str | None, statuses: Sequence[str], limit: int = 10) -> list[tuple[str, str, int]]:

@@ -1,0 +1,324 @@
+"""The planner's rules: which step of a decision's cadence comes next, on which channel, in which
+window, or why none does (held, stopped, ended). Plain Python over the facts the store reads.
+
+    plan = first_step(spec, company, facts, business_now, campaign)   # step 0 of a new cadence
+    plan = next_step(spec, company, facts, business_now)              # the step after the last
+
+Both return a Plan (a row to write) or a Verdict (why nothing is written now). The send stage
+checks the stop rules again in the claim, so an answer that arrives between planning and
+sending still stops the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from followup.cadence.calendar import add_business_days, country_of_zone, holiday_country
+from followup.cadence.spec import OWN_CHANNEL, CadenceSpec, Step
+from followup.cadence.windows import Reach, window_for
+from followup.channels import CHANNELS
+from followup.models import RESPONSES, MessageStatus, Outcome
+
+# The channel every step falls back to when none it names can reach the candidate.
+LAST_RESORT = "email"
+_RESPONSES = frozenset(o.value for o in RESPONSES)
+_ISO_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+
+
+@dataclass(frozen=True)
+class Company:
+    """The company defaults the calendar falls back on: FOLLOWUP_TIMEZONE and FOLLOWUP_COUNTRY
+    (also the office's country, for in-person steps)."""
+
+    timezone: str | None = None
+    country: str | None = None
+
+
+class Sent(NamedTuple):
+    """A message of the cadence so far."""
+
+    step: int
+    kind: str
+    channel: str
+    status: str
+    sent_at: datetime | None  # UTC
+    last_error: str | None
+
+
+class Answer(NamedTuple):
+    """Something the candidate did (a response row): outcome from the Outcome vocabulary."""
+
+    outcome: str
+    at: datetime  # UTC, business clock
+    channel: str
+    note: str | None
+
+
+@dataclass
+class CadenceFacts:
+    """What the ledger knows about one decision's cadence."""
+
+    decision_id: int
+    candidate_id: str
+    decision: str  # offer | reject
+    channel: str  # the candidate's channel: the cadence's first channel
+    zone: str | None  # the candidate's IANA zone
+    country: str | None  # the candidate's row country
+    has_phone: bool
+    recruiter_zone: str | None
+    decided_at: datetime | None
+    offer_deadline: datetime | None
+    campaign: str | None = None  # the campaign that planned step 0
+    messages: list[Sent] = field(default_factory=list)  # this cadence's, by step
+    answers: list[Answer] = field(default_factory=list)  # the candidate's, oldest first
+    # What the candidate's address is suppressed for: "all" (unsubscribe, spam report, list,
+    # opt-out) or "email" (a hard bounce: the address is bad, the person has not said no).
+    blocked: str | None = None
+    stopped: str | None = None  # `followup stop`'s reason
+
+
+class Plan(NamedTuple):
+    step: int
+    kind: str
+    channel: str
+    opens: datetime  # UTC: scheduled_for
+    closes: datetime  # UTC: window_closes
+    note: str
+    started_at: datetime | None  # the cadence's first send (steps after the first)
+    arm: str | None = None
+    delay_days: int | None = None
+    hour: int | None = None
+
+
+class Verdict(NamedTuple):
+    """Why no row is written now. `what`: waiting (a message of the cadence is still on its way),
+    held (a fate is unknown), stopped (an answer, a stop or an unsubscribe), ended (no step left,
+    the deadline passed)."""
+
+    what: str
+    reason: str
+
+
+def cadence_key(decision: str, channel: str) -> str:
+    return f"{decision}:{channel}"
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str | None) -> ZoneInfo:
+    return ZoneInfo(name or "UTC")
+
+
+def reach_of(facts: CadenceFacts, company: Company) -> Reach:
+    zone_name = facts.zone or company.timezone
+    recruiter = facts.recruiter_zone or company.timezone
+    return Reach(
+        _zone(zone_name),
+        holiday_country(facts.country, zone_name, company.country),
+        _zone(recruiter),
+        country_of_zone(recruiter) or company.country,
+    )
+
+
+def deadline_end(deadline: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """The last moment an offer may be followed up: the end of the deadline's day where the
+    candidate lives when it is a date, else the moment itself."""
+    if deadline is None:
+        return None
+    if deadline.time() == time(0) and deadline.utcoffset() in (None, timedelta(0)):
+        return datetime.combine(deadline.date() + timedelta(days=1), time(0), tzinfo=zone)
+    return deadline
+
+
+def _channel_for(step: Step, facts: CadenceFacts, company: Company, reach: Reach, phone_blocked: bool) -> str | None:
+    """The first channel the step names that can reach the candidate, else email, else None."""
+    for name in (*step.channels, LAST_RESORT):
+        channel = facts.channel if name == OWN_CHANNEL else name
+        spec = CHANNELS[channel]
+        if spec.delivery == "email" and facts.blocked is not None:
+            continue
+        if spec.delivery == "call_sheet" and (not facts.has_phone or phone_blocked):
+            continue
+        if spec.calendar_invite and company.country and reach.country != company.country:
+            continue  # an in-person meeting only for someone in the office's country
+        return channel
+    return None
+
+
+def _steps(spec: CadenceSpec, facts: CadenceFacts) -> tuple[Step, ...]:
+    steps = spec.cadence_for(facts.decision, facts.channel).steps
+    if facts.decision == "reject" and spec.keep_in_touch_weeks:
+        steps = (*steps, Step("keep_in_touch", (LAST_RESORT,), 0, spec.keep_in_touch_weeks))
+    return steps
+
+
+def draw(spec: CadenceSpec, campaign: str, candidate_id: str) -> tuple[str | None, int | None, int | None]:
+    """The timing experiment's arm, delay (business days) and local hour for a candidate: from a
+    hash of campaign and candidate, so the same person in the same campaign always draws the same
+    (on any machine, in any run). (None, None, None) when the campaign runs no experiment."""
+    experiment = spec.experiment
+    if experiment.share <= 0:
+        return None, None, None
+    digest = hashlib.sha256(f"timing\x1f{campaign}\x1f{candidate_id}".encode("utf-8")).digest()
+    if int.from_bytes(digest[:8], "big") / 2**64 >= experiment.share:
+        return "control", None, None
+    delay = int.from_bytes(digest[8:12], "big") % (experiment.max_delay_days + 1)
+    low, high = experiment.hours
+    return "timing", delay, low + int.from_bytes(digest[12:16], "big") % (high - low)
+
+
+def _local_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def first_step(
+    spec: CadenceSpec, company: Company, facts: CadenceFacts, now: datetime, campaign: str
+) -> Plan | Verdict:
+    """Step 0: the offer in the first window at or after max(decided_at, now); a rejection a
+    business day after the decision (a day to prepare); in the timing experiment's arm, later
+    by its drawn delay, in its drawn hour. Delays count from now when decided_at is missing."""
+    if facts.stopped is not None:
+        return Verdict("stopped", f"stopped: {facts.stopped}")
+    if facts.blocked == "all":
+        return Verdict("stopped", "suppressed: the address asked for no more mail")
+    reach = reach_of(facts, company)
+    step = _steps(spec, facts)[0]
+    channel = _channel_for(step, facts, company, reach, phone_blocked=False)
+    if channel is None:
+        return Verdict("ended", "no channel can reach the candidate")
+    base = max(facts.decided_at or now, now)
+    note = "first message"
+    if facts.decision == "reject" and spec.reject_delay_business_days:
+        decided = (facts.decided_at or now).astimezone(reach.zone)
+        day = add_business_days(decided.date(), spec.reject_delay_business_days, reach.country)
+        base = max(datetime.combine(day, decided.time(), tzinfo=reach.zone), now)
+        note = f"{spec.reject_delay_business_days} business day after the decision"
+    arm, delay, hour = draw(spec, campaign, facts.candidate_id)
+    if arm == "timing":
+        if delay:
+            local = base.astimezone(reach.zone)
+            base = max(base, _local_start(add_business_days(local.date(), delay, reach.country), reach.zone))
+        note += f"; timing experiment: +{delay} business days at {hour:02d}:00"
+    window = window_for(spec, reach, channel, base, hour)
+    return _within_deadline(facts, reach, Plan(
+        0, step.kind, channel, _utc(window.opens), _utc(window.closes), note, None, arm, delay, hour,
+    ))  # fmt: skip
+
+
+def next_step(spec: CadenceSpec, company: Company, facts: CadenceFacts, now: datetime) -> Plan | Verdict:
+    """The step after the cadence's last message, when its wait is over at `now`; else why not.
+
+    Stop rules, in order: a stop by hand or an unsubscribe ends contact; a response since the
+    first message ends the cadence; a message whose fate is unknown holds it; an out-of-office
+    reply postpones the step (to its return date, else by the file's business days); a hard
+    bounce (or a wrong number) moves on to the next step that does not need the address (or the
+    phone), at once rather than after the wait; the offer deadline ends it."""
+    if not facts.messages:
+        return Verdict("ended", "no first message")
+    last = facts.messages[-1]
+    if facts.stopped is not None:
+        return Verdict("stopped", f"stopped: {facts.stopped}")
+    if facts.blocked == "all":
+        return Verdict("stopped", "suppressed: the address asked for no more mail")
+    started = facts.messages[0].sent_at
+    for answer in facts.answers:
+        if answer.outcome in _RESPONSES and started is not None and answer.at >= started:
+            return Verdict("stopped", f"stopped: {answer.outcome} {answer.at:%Y-%m-%d %H:%M} by {answer.channel}")
+    status = last.status
+    if status in (MessageStatus.PLANNED.value, MessageStatus.RENDERED.value, MessageStatus.SENDING.value,
+                  MessageStatus.RETRY_WAIT.value):  # fmt: skip
+        return Verdict("waiting", f"step {last.step} is {status}")
+    if status == MessageStatus.UNKNOWN.value:
+        return Verdict("held", f"held: step {last.step}'s fate is unknown; see followup reconcile")
+    if status == MessageStatus.FAILED.value:
+        return Verdict("held", f"held: step {last.step} failed ({last.last_error}); see followup retry --failed")
+    if status == MessageStatus.CANCELLED.value:
+        return Verdict("ended", f"ended: step {last.step} was cancelled ({last.last_error})")
+    bounced = status == MessageStatus.SUPPRESSED.value or (
+        facts.blocked == "email" and CHANNELS[last.channel].delivery == "email"
+    )
+    if status == MessageStatus.SUPPRESSED.value and facts.blocked != "email":
+        return Verdict("ended", f"ended: step {last.step} was {last.last_error or 'suppressed'}")
+    reach = reach_of(facts, company)
+    phone_blocked = any(a.outcome == Outcome.WRONG_NUMBER.value and started is not None and a.at >= started
+                        for a in facts.answers)  # fmt: skip
+    wrong_number = phone_blocked and CHANNELS[last.channel].delivery == "call_sheet"
+    steps = _steps(spec, facts)
+    last_at = last.sent_at or now
+    for index in range(last.step + 1, len(steps)):
+        step = steps[index]
+        channel = _channel_for(step, facts, company, reach, phone_blocked)
+        if channel is None:
+            continue  # nothing left that can reach them this way: on to the next step
+        if bounced or wrong_number:
+            moment, note = now, ("moved on: the email address bounced" if bounced else "moved on: wrong number")
+        else:
+            moment, note = _after(step, last_at, reach), _wait_note(step, last.step)
+        moment, postponed = _postponed(spec, facts, reach, last_at, moment)
+        if moment > now and not postponed:
+            return Verdict("waiting", f"step {index} due {moment:%Y-%m-%d %H:%M} UTC ({note})")
+        if postponed and moment > now:
+            return Verdict("waiting", f"step {index} {postponed}")
+        window = window_for(spec, reach, channel, max(moment, now))
+        return _within_deadline(facts, reach, Plan(
+            index, step.kind, channel, _utc(window.opens), _utc(window.closes), postponed or note, started,
+        ))  # fmt: skip
+    return Verdict("ended", f"ended: step {last.step} was the last")
+
+
+def _after(step: Step, last_at: datetime, reach: Reach) -> datetime:
+    """When the wait after the previous send is over: that many business days on, from the start
+    of the candidate's day (so the step takes that day's first window); 0 days: at once."""
+    local = last_at.astimezone(reach.zone)
+    if not step.after_business_days and not step.after_weeks:
+        return last_at
+    day = add_business_days(local.date(), step.after_business_days, reach.country) + timedelta(weeks=step.after_weeks)
+    return _utc(_local_start(day, reach.zone))
+
+
+def _wait_note(step: Step, previous: int) -> str:
+    if step.after_weeks:
+        return f"{step.after_weeks} weeks after step {previous}"
+    if not step.after_business_days:
+        return f"the same day as step {previous}"
+    return f"{step.after_business_days} business days after step {previous}"
+
+
+def _postponed(
+    spec: CadenceSpec, facts: CadenceFacts, reach: Reach, since: datetime, moment: datetime
+) -> tuple[datetime, str | None]:
+    """An out-of-office reply since the last send moves the step to the return date it gives
+    (an ISO date in the note), else on by the file's business days."""
+    away = [a for a in facts.answers if a.outcome == Outcome.OUT_OF_OFFICE.value and a.at >= since]
+    if not away:
+        return moment, None
+    answer = away[-1]
+    found = _ISO_DAY.search(answer.note or "")
+    if found:
+        back = date.fromisoformat(found.group(1))
+        later = max(moment, _utc(_local_start(back, reach.zone)))
+        return later, f"postponed: out of office until {back:%Y-%m-%d}"
+    local = moment.astimezone(reach.zone)
+    day = add_business_days(local.date(), spec.out_of_office_business_days, reach.country)
+    later = _utc(datetime.combine(day, local.time(), tzinfo=reach.zone))
+    return later, f"postponed: out of office, {spec.out_of_office_business_days} business days"
+
+
+def _within_deadline(facts: CadenceFacts, reach: Reach, plan: Plan) -> Plan | Verdict:
+    """Nothing is planned or sent after an offer's deadline: a window opening later ends the
+    cadence, and one that spans it closes at the deadline."""
+    end = deadline_end(facts.offer_deadline, reach.zone) if facts.decision == "offer" else None
+    if end is None:
+        return plan
+    if plan.opens >= end:
+        return Verdict("ended", f"ended: the offer deadline {end:%Y-%m-%d %H:%M} passed")
+    return plan._replace(closes=min(plan.closes, _utc(end)))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)

@@ -1,0 +1,196 @@
+"""The planner's SQL: the facts of many cadences read in a few bulk queries, and the rows a
+changed decision leaves behind.
+
+A cadence is a decision's messages with one `cadence` value ("offer:email"). The decision's
+current cadence is its decision and its candidate's channel now; messages of an older value
+belong to a cadence the decision no longer has (an offer withdrawn, another channel).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from followup.cadence.planner import Answer, CadenceFacts, Sent
+from followup.models import Candidate, CandidateChange, CandidateStop, Decision, Message, MessageStatus, Response, Suppression, utcnow
+from followup.store.dialect import aware, chunks
+
+_M, _C, _D = Message.__table__, Candidate.__table__, Decision.__table__
+_R, _S, _T = Response.__table__, Suppression.__table__, CandidateStop.__table__
+# Waiting to go: a cadence with one of these has its next step on the way already.
+PENDING = (MessageStatus.PLANNED.value, MessageStatus.RENDERED.value, MessageStatus.RETRY_WAIT.value)
+# A hard bounce stops email only (the address is bad, the person has not said no); every other
+# suppression (an unsubscribe, a spam report, the user's list, an opt-out) stops all contact.
+EMAIL_ONLY_SUPPRESSIONS = ("bounce",)
+_FACT_COLUMNS = (
+    _D.c.id, _D.c.candidate_id, _D.c.decision, _C.c.channel, _C.c.timezone, _C.c.country,
+    _C.c.phone.is_not(None), _D.c.recruiter_timezone, _D.c.decided_at, _D.c.offer_deadline, _C.c.email,
+    _T.c.reason,
+)  # fmt: skip
+
+
+def current_cadence(decision: sa.ColumnElement, channel: sa.ColumnElement) -> sa.ColumnElement[str]:
+    return decision + sa.literal(":") + channel
+
+
+def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFacts]:
+    """Every decision matching `where` (over decisions and candidates), with its messages of its
+    current cadence, its candidate's answers, suppression and stop."""
+    query = (
+        sa.select(*_FACT_COLUMNS)
+        .select_from(_D.join(_C, _C.c.candidate_id == _D.c.candidate_id).outerjoin(_T, _T.c.candidate_id == _D.c.candidate_id))
+        .where(where)
+        .order_by(_D.c.id)
+    )
+    facts: dict[int, CadenceFacts] = {}
+    emails: dict[str, list[CadenceFacts]] = defaultdict(list)
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            fact = CadenceFacts(
+                decision_id=row[0], candidate_id=row[1], decision=row[2], channel=row[3], zone=row[4], country=row[5],
+                has_phone=bool(row[6]), recruiter_zone=row[7], decided_at=aware(row[8]), offer_deadline=aware(row[9]),
+                stopped=row[11],
+            )  # fmt: skip
+            facts[fact.decision_id] = fact
+            emails[row[10]].append(fact)
+        by_candidate: dict[str, list[CadenceFacts]] = defaultdict(list)
+        for fact in facts.values():
+            by_candidate[fact.candidate_id].append(fact)
+        ids = sorted(facts)
+        for chunk in chunks(ids):
+            messages = sa.select(
+                _M.c.decision_id, _M.c.cadence, _M.c.campaign, _M.c.step, _M.c.kind, _M.c.channel, _M.c.status,
+                _M.c.sent_at, _M.c.last_error,
+            ).where(_M.c.decision_id.in_(chunk)).order_by(_M.c.decision_id, _M.c.step, _M.c.id)  # fmt: skip
+            for decision_id, cadence, campaign, step, kind, channel, status, sent_at, error in conn.execute(messages):
+                fact = facts[decision_id]
+                if cadence != f"{fact.decision}:{fact.channel}":
+                    continue
+                fact.campaign = fact.campaign or campaign
+                fact.messages.append(Sent(step, kind, channel, status, aware(sent_at), error))
+        for chunk in chunks(sorted(by_candidate)):
+            answers = sa.select(_R.c.candidate_id, _R.c.outcome, _R.c.received_at, _R.c.channel, _R.c.note).where(
+                _R.c.candidate_id.in_(chunk)
+            ).order_by(_R.c.received_at, _R.c.id)
+            for candidate_id, outcome, at, channel, note in conn.execute(answers):
+                for fact in by_candidate[candidate_id]:
+                    fact.answers.append(Answer(outcome, aware(at), channel, note))
+        addresses = sorted({*emails, *(e.lower() for e in emails)})
+        for chunk in chunks(addresses):
+            for email, reason in conn.execute(sa.select(_S.c.email, _S.c.reason).where(_S.c.email.in_(chunk))):
+                blocked = "email" if reason in EMAIL_ONLY_SUPPRESSIONS else "all"
+                for fact in emails.get(email, []) + (emails.get(email.lower(), []) if email != email.lower() else []):
+                    fact.blocked = "all" if "all" in (fact.blocked, blocked) else blocked
+    return facts
+
+
+def batch_facts(engine: Engine, batch_id: str) -> list[CadenceFacts]:
+    """The decisions a batch stored, in its order."""
+    return list(_facts(engine, _D.c.batch_id == batch_id).values())
+
+
+def other_decisions(engine: Engine, batch_id: str) -> list[CadenceFacts]:
+    """The decisions of the batch's candidates that the batch did not bring (another role)."""
+    in_batch = sa.select(_D.c.candidate_id).where(_D.c.batch_id == batch_id)
+    return list(_facts(engine, sa.and_(_D.c.candidate_id.in_(in_batch), _D.c.batch_id != batch_id)).values())
+
+
+def open_cadences(engine: Engine, max_steps: int) -> list[CadenceFacts]:
+    """Cadences that may have a next step: the decision's current cadence has begun, nothing of
+    it waits to go or was cancelled, it has fewer than `max_steps` steps, and no later decision
+    of the same candidate has a cadence (one person, one conversation)."""
+    key = current_cadence(_D.c.decision, _C.c.channel)
+    mine = sa.and_(_M.c.decision_id == _D.c.id, _M.c.cadence == key)
+    later = _D.alias("later")
+    later_m = _M.alias("later_m")
+    where = sa.and_(
+        sa.exists(sa.select(_M.c.id).where(mine)),
+        ~sa.exists(sa.select(_M.c.id).where(mine, _M.c.status.in_((*PENDING, MessageStatus.CANCELLED.value)))),
+        ~sa.exists(sa.select(_M.c.id).where(mine, _M.c.step >= max_steps - 1)),
+        ~sa.exists(
+            sa.select(later.c.id)
+            .join(later_m, later_m.c.decision_id == later.c.id)
+            .where(later.c.candidate_id == _D.c.candidate_id, later.c.id > _D.c.id)
+        ),
+    )
+    return list(_facts(engine, where).values())
+
+
+class Superseded(NamedTuple):
+    """A decision whose cadence changed: what it had, what it has now, and what of the old went."""
+
+    decision_id: int
+    candidate_id: str
+    old: str  # "offer:email"
+    new: str
+    sent: int  # messages of the old cadence that went out already
+    pending: int  # ... that had not: cancelled
+
+
+def _stale(key: sa.ColumnElement) -> sa.ColumnElement[bool]:
+    return sa.or_(_M.c.cadence.is_(None), _M.c.cadence != key)
+
+
+def superseded(engine: Engine, batch_id: str) -> list[Superseded]:
+    """The batch's decisions holding messages of another cadence than their current one, with
+    the pending ones cancelled ("decision changed: offer:email -> reject:email")."""
+    key = current_cadence(_D.c.decision, _C.c.channel)
+    joined = _M.join(_D, _D.c.id == _M.c.decision_id).join(_C, _C.c.candidate_id == _D.c.candidate_id)
+    old = sa.func.coalesce(_M.c.cadence, sa.literal("?"))
+    counts = (
+        sa.select(
+            _D.c.id, _D.c.candidate_id, old, key,
+            sa.func.count(_M.c.sent_at), sa.func.sum(sa.case((_M.c.status.in_(PENDING), 1), else_=0)),
+        )  # fmt: skip
+        .select_from(joined)
+        .where(_D.c.batch_id == batch_id, _stale(key))
+        .group_by(_D.c.id, _D.c.candidate_id, old, key)
+    )
+    mine = sa.select(_D.c.id).where(_D.c.batch_id == batch_id)
+    now_key = (
+        sa.select(current_cadence(_D.c.decision, _C.c.channel))
+        .select_from(_D.join(_C, _C.c.candidate_id == _D.c.candidate_id))
+        .where(_D.c.id == _M.c.decision_id)
+        .scalar_subquery()
+    )
+    with engine.begin() as conn:
+        found = [Superseded(*row[:4], int(row[4] or 0), int(row[5] or 0)) for row in conn.execute(counts)]
+        if any(s.pending for s in found):
+            conn.execute(
+                _M.update()
+                .where(_M.c.decision_id.in_(mine), _M.c.status.in_(PENDING), _stale(now_key))
+                .values(status=MessageStatus.CANCELLED.value, updated_at=utcnow(),
+                        last_error=sa.literal("decision changed: ") + old + sa.literal(" -> ") + now_key)
+            )  # fmt: skip
+    return found
+
+
+def cancel_pending(engine: Engine, decision_ids: Sequence[int], reason: str) -> int:
+    """Every pending message of these decisions becomes cancelled with `reason`."""
+    cancelled = 0
+    with engine.begin() as conn:
+        for chunk in chunks(list(decision_ids)):
+            cancelled += conn.execute(
+                _M.update()
+                .where(_M.c.decision_id.in_(chunk), _M.c.status.in_(PENDING))
+                .values(status=MessageStatus.CANCELLED.value, last_error=reason, updated_at=utcnow())
+            ).rowcount
+    return cancelled
+
+
+def rerender_changed(engine: Engine, batch_id: str) -> int:
+    """Rendered messages not yet sent, to candidates the batch changed something about, go back to
+    be rendered again: their text was written from the old values. Returns how many."""
+    changed = sa.select(CandidateChange.candidate_id).where(CandidateChange.batch_id == batch_id)
+    waiting = (MessageStatus.RENDERED.value, MessageStatus.RETRY_WAIT.value)
+    with engine.begin() as conn:
+        return conn.execute(
+            _M.update()
+            .where(_M.c.candidate_id.in_(changed), _M.c.status.in_(waiting))
+            .values(status=MessageStatus.PLANNED.value, subject=None, text_body=None, html_body=None, headers=None,
+                    attachments=None, call_sheet=None, template=None, next_attempt_at=None, updated_at=utcnow())
+        ).rowcount  # fmt: skip
