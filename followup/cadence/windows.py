@@ -35,7 +35,11 @@ def hours_of(spec: CadenceSpec, experiment_hour: int | None) -> tuple[time, time
 
 
 def window_for(
-    spec: CadenceSpec, reach: Reach, channel: str, moment: datetime, experiment_hour: int | None = None
+    spec: CadenceSpec,
+    reach: Reach,
+    channel: str,
+    moment: datetime,
+    experiment_hour: int | None = None,
 ) -> Window:
     """The first window at or after `moment` for a message on `channel` to this candidate.
 
@@ -45,6 +49,12 @@ def window_for(
     every_day = not spec.business_days_only
     if CHANNELS[channel].delivery == "call_sheet":
         return call_window(
-            moment, reach.zone, reach.country, reach.recruiter_zone, reach.recruiter_country, hours, every_day
+            moment,
+            reach.zone,
+            reach.country,
+            reach.recruiter_zone,
+            reach.recruiter_country,
+            hours,
+            every_day,
         )
     return next_window(moment, reach.zone, reach.country, hours, every_day)

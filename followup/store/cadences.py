@@ -16,13 +16,27 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from followup.cadence.planner import Answer, CadenceFacts, Sent
-from followup.models import Candidate, CandidateChange, CandidateStop, Decision, Message, MessageStatus, Response, Suppression, utcnow
+from followup.models import (
+    Candidate,
+    CandidateChange,
+    CandidateStop,
+    Decision,
+    Message,
+    MessageStatus,
+    Response,
+    Suppression,
+    utcnow,
+)
 from followup.store.dialect import aware, chunks
 
 _M, _C, _D = Message.__table__, Candidate.__table__, Decision.__table__
 _R, _S, _T = Response.__table__, Suppression.__table__, CandidateStop.__table__
 # Waiting to go: a cadence with one of these has its next step on the way already.
-PENDING = (MessageStatus.PLANNED.value, MessageStatus.RENDERED.value, MessageStatus.RETRY_WAIT.value)
+PENDING = (
+    MessageStatus.PLANNED.value,
+    MessageStatus.RENDERED.value,
+    MessageStatus.RETRY_WAIT.value,
+)
 # A hard bounce stops email only (the address is bad, the person has not said no); every other
 # suppression (an unsubscribe, a spam report, the user's list, an opt-out) stops all contact.
 EMAIL_ONLY_SUPPRESSIONS = ("bounce",)
@@ -33,7 +47,9 @@ _FACT_COLUMNS = (
 )  # fmt: skip
 
 
-def current_cadence(decision: sa.ColumnElement, channel: sa.ColumnElement) -> sa.ColumnElement[str]:
+def current_cadence(
+    decision: sa.ColumnElement, channel: sa.ColumnElement
+) -> sa.ColumnElement[str]:
     return decision + sa.literal(":") + channel
 
 
@@ -42,7 +58,11 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
     current cadence, its candidate's answers, suppression and stop."""
     query = (
         sa.select(*_FACT_COLUMNS)
-        .select_from(_D.join(_C, _C.c.candidate_id == _D.c.candidate_id).outerjoin(_T, _T.c.candidate_id == _D.c.candidate_id))
+        .select_from(
+            _D.join(_C, _C.c.candidate_id == _D.c.candidate_id).outerjoin(
+                _T, _T.c.candidate_id == _D.c.candidate_id
+            )
+        )
         .where(where)
         .order_by(_D.c.id)
     )
@@ -66,25 +86,51 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
                 _M.c.decision_id, _M.c.cadence, _M.c.campaign, _M.c.step, _M.c.kind, _M.c.channel, _M.c.status,
                 _M.c.sent_at, _M.c.last_error,
             ).where(_M.c.decision_id.in_(chunk)).order_by(_M.c.decision_id, _M.c.step, _M.c.id)  # fmt: skip
-            for decision_id, cadence, campaign, step, kind, channel, status, sent_at, error in conn.execute(messages):
+            for (
+                decision_id,
+                cadence,
+                campaign,
+                step,
+                kind,
+                channel,
+                status,
+                sent_at,
+                error,
+            ) in conn.execute(messages):
                 fact = facts[decision_id]
                 if cadence != f"{fact.decision}:{fact.channel}":
                     continue
                 fact.campaign = fact.campaign or campaign
-                fact.messages.append(Sent(step, kind, channel, status, aware(sent_at), error))
+                fact.messages.append(
+                    Sent(step, kind, channel, status, aware(sent_at), error)
+                )
         for chunk in chunks(sorted(by_candidate)):
-            answers = sa.select(_R.c.candidate_id, _R.c.outcome, _R.c.received_at, _R.c.channel, _R.c.note).where(
-                _R.c.candidate_id.in_(chunk)
-            ).order_by(_R.c.received_at, _R.c.id)
+            answers = (
+                sa.select(
+                    _R.c.candidate_id,
+                    _R.c.outcome,
+                    _R.c.received_at,
+                    _R.c.channel,
+                    _R.c.note,
+                )
+                .where(_R.c.candidate_id.in_(chunk))
+                .order_by(_R.c.received_at, _R.c.id)
+            )
             for candidate_id, outcome, at, channel, note in conn.execute(answers):
                 for fact in by_candidate[candidate_id]:
                     fact.answers.append(Answer(outcome, aware(at), channel, note))
         addresses = sorted({*emails, *(e.lower() for e in emails)})
         for chunk in chunks(addresses):
-            for email, reason in conn.execute(sa.select(_S.c.email, _S.c.reason).where(_S.c.email.in_(chunk))):
+            for email, reason in conn.execute(
+                sa.select(_S.c.email, _S.c.reason).where(_S.c.email.in_(chunk))
+            ):
                 blocked = "email" if reason in EMAIL_ONLY_SUPPRESSIONS else "all"
-                for fact in emails.get(email, []) + (emails.get(email.lower(), []) if email != email.lower() else []):
-                    fact.blocked = "all" if "all" in (fact.blocked, blocked) else blocked
+                for fact in emails.get(email, []) + (
+                    emails.get(email.lower(), []) if email != email.lower() else []
+                ):
+                    fact.blocked = (
+                        "all" if "all" in (fact.blocked, blocked) else blocked
+                    )
     return facts
 
 
@@ -93,10 +139,19 @@ def batch_facts(engine: Engine, batch_id: str) -> list[CadenceFacts]:
     return list(_facts(engine, _D.c.batch_id == batch_id).values())
 
 
+def candidate_facts(engine: Engine, candidate_id: str) -> list[CadenceFacts]:
+    """Every decision of one candidate, oldest first."""
+    return list(_facts(engine, _D.c.candidate_id == candidate_id).values())
+
+
 def other_decisions(engine: Engine, batch_id: str) -> list[CadenceFacts]:
     """The decisions of the batch's candidates that the batch did not bring (another role)."""
     in_batch = sa.select(_D.c.candidate_id).where(_D.c.batch_id == batch_id)
-    return list(_facts(engine, sa.and_(_D.c.candidate_id.in_(in_batch), _D.c.batch_id != batch_id)).values())
+    return list(
+        _facts(
+            engine, sa.and_(_D.c.candidate_id.in_(in_batch), _D.c.batch_id != batch_id)
+        ).values()
+    )
 
 
 def open_cadences(engine: Engine, max_steps: int) -> list[CadenceFacts]:
@@ -109,7 +164,11 @@ def open_cadences(engine: Engine, max_steps: int) -> list[CadenceFacts]:
     later_m = _M.alias("later_m")
     where = sa.and_(
         sa.exists(sa.select(_M.c.id).where(mine)),
-        ~sa.exists(sa.select(_M.c.id).where(mine, _M.c.status.in_((*PENDING, MessageStatus.CANCELLED.value)))),
+        ~sa.exists(
+            sa.select(_M.c.id).where(
+                mine, _M.c.status.in_((*PENDING, MessageStatus.CANCELLED.value))
+            )
+        ),
         ~sa.exists(sa.select(_M.c.id).where(mine, _M.c.step >= max_steps - 1)),
         ~sa.exists(
             sa.select(later.c.id)
@@ -139,12 +198,18 @@ def superseded(engine: Engine, batch_id: str) -> list[Superseded]:
     """The batch's decisions holding messages of another cadence than their current one, with
     the pending ones cancelled ("decision changed: offer:email -> reject:email")."""
     key = current_cadence(_D.c.decision, _C.c.channel)
-    joined = _M.join(_D, _D.c.id == _M.c.decision_id).join(_C, _C.c.candidate_id == _D.c.candidate_id)
+    joined = _M.join(_D, _D.c.id == _M.c.decision_id).join(
+        _C, _C.c.candidate_id == _D.c.candidate_id
+    )
     old = sa.func.coalesce(_M.c.cadence, sa.literal("?"))
     counts = (
         sa.select(
-            _D.c.id, _D.c.candidate_id, old, key,
-            sa.func.count(_M.c.sent_at), sa.func.sum(sa.case((_M.c.status.in_(PENDING), 1), else_=0)),
+            _D.c.id,
+            _D.c.candidate_id,
+            old,
+            key,
+            sa.func.count(_M.c.sent_at),
+            sa.func.sum(sa.case((_M.c.status.in_(PENDING), 1), else_=0)),
         )  # fmt: skip
         .select_from(joined)
         .where(_D.c.batch_id == batch_id, _stale(key))
@@ -158,7 +223,10 @@ def superseded(engine: Engine, batch_id: str) -> list[Superseded]:
         .scalar_subquery()
     )
     with engine.begin() as conn:
-        found = [Superseded(*row[:4], int(row[4] or 0), int(row[5] or 0)) for row in conn.execute(counts)]
+        found = [
+            Superseded(*row[:4], int(row[4] or 0), int(row[5] or 0))
+            for row in conn.execute(counts)
+        ]
         if any(s.pending for s in found):
             conn.execute(
                 _M.update()
@@ -177,7 +245,11 @@ def cancel_pending(engine: Engine, decision_ids: Sequence[int], reason: str) -> 
             cancelled += conn.execute(
                 _M.update()
                 .where(_M.c.decision_id.in_(chunk), _M.c.status.in_(PENDING))
-                .values(status=MessageStatus.CANCELLED.value, last_error=reason, updated_at=utcnow())
+                .values(
+                    status=MessageStatus.CANCELLED.value,
+                    last_error=reason,
+                    updated_at=utcnow(),
+                )
             ).rowcount
     return cancelled
 
@@ -185,7 +257,9 @@ def cancel_pending(engine: Engine, decision_ids: Sequence[int], reason: str) -> 
 def rerender_changed(engine: Engine, batch_id: str) -> int:
     """Rendered messages not yet sent, to candidates the batch changed something about, go back to
     be rendered again: their text was written from the old values. Returns how many."""
-    changed = sa.select(CandidateChange.candidate_id).where(CandidateChange.batch_id == batch_id)
+    changed = sa.select(CandidateChange.candidate_id).where(
+        CandidateChange.batch_id == batch_id
+    )
     waiting = (MessageStatus.RENDERED.value, MessageStatus.RETRY_WAIT.value)
     with engine.begin() as conn:
         return conn.execute(
