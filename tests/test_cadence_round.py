@@ -38,9 +38,7 @@ COLUMNS = ("candidate_id", "email", "first_name", "last_name", "role", "decision
            "channel", "decided_at", "offer_deadline")  # fmt: skip
 
 
-def person(
-    cid, zone, country="", decision="offer", phone="", deadline="", decided=""
-) -> dict:
+def person(cid, zone, country="", decision="offer", phone="", deadline="", decided="") -> dict:
     return dict(candidate_id=cid, email=f"{cid}@candidates.example.org", first_name=cid.title(), last_name="Test",
                 role="Data Engineer", decision=decision, phone=phone, timezone=zone, country=country, channel="email",
                 decided_at=decided, offer_deadline=deadline)  # fmt: skip
@@ -73,9 +71,7 @@ class Round:
     def run(self, rows, now, campaign=None):
         self.files += 1
         path = write(self.tmp / f"round-{self.files}.csv", rows)
-        return run_campaign(
-            path, campaign, None, self.settings, now, email=self.transport
-        )
+        return run_campaign(path, campaign, None, self.settings, now, email=self.transport)
 
     def sweep(self, now, between=None) -> None:
         plan_next(self.plan, now)
@@ -106,11 +102,7 @@ class Round:
 
     def messages(self, cid) -> list[dict]:
         with open_ledger(self.url).connect() as conn:
-            rows = conn.execute(
-                sa.select(Message.__table__)
-                .where(Message.candidate_id == cid)
-                .order_by(Message.step)
-            )
+            rows = conn.execute(sa.select(Message.__table__).where(Message.candidate_id == cid).order_by(Message.step))
             return [{**r._mapping} for r in rows]
 
     def all_sent(self) -> list[dict]:
@@ -130,9 +122,7 @@ def steps(messages) -> list[tuple]:
     return [(m["step"], m["kind"], m["channel"], m["status"]) for m in messages]
 
 
-def test_a_round_goes_out_in_each_candidates_windows_and_follows_up_until_they_answer(
-    ledger_url, tmp_path
-):
+def test_a_round_goes_out_in_each_candidates_windows_and_follows_up_until_they_answer(ledger_url, tmp_path):
     r = Round(tmp_path, ledger_url)
     # --- October: across the end of summer time (Europe 25 Oct, the US 1 Nov) ---
     october = [
@@ -159,10 +149,7 @@ def test_a_round_goes_out_in_each_candidates_windows_and_follows_up_until_they_a
                                                                                    at("2026-10-26", "17:00"))  # fmt: skip
     tokyo = r.messages("tokyo")
     # 09:30 UTC on 22 Oct is 18:30 in Tokyo: the offer waits for Friday 09:00 JST (00:00 UTC).
-    assert (
-        utc(tokyo[0]["scheduled_for"]) == at("2026-10-23", "00:00")
-        and tokyo[0]["status"] == "sent"
-    )
+    assert utc(tokyo[0]["scheduled_for"]) == at("2026-10-23", "00:00") and tokyo[0]["status"] == "sent"
     la = r.messages("la")
     assert [m["channel"] for m in la] == ["email", "email", "email", "voicemail"]
     # Step 3 is due Monday 2 Nov, after the US change: 09:00 PST is 17:00 UTC (16:00 the week before).
@@ -173,9 +160,7 @@ def test_a_round_goes_out_in_each_candidates_windows_and_follows_up_until_they_a
     thanksgiving = at("2026-11-26")
     decided = "2026-11-25T12:00:00Z"
     november = [
-        person(
-            "ny", "America/New_York", decided=decided
-        ),  # no country: the zone says US
+        person("ny", "America/New_York", decided=decided),  # no country: the zone says US
         person("lon-reply", "Europe/London", "GB", decided=decided),
         person(
             "berlin-bounce",
@@ -192,15 +177,11 @@ def test_a_round_goes_out_in_each_candidates_windows_and_follows_up_until_they_a
             deadline="2026-12-01",
             decided=decided,
         ),
-        person(
-            "sydney-no", "Australia/Sydney", "AU", decision="reject", decided=decided
-        ),
+        person("sydney-no", "Australia/Sydney", "AU", decision="reject", decided=decided),
         person("dublin-race", "Europe/Dublin", "IE", decided=decided),
     ]
     summary = r.run(november, thanksgiving)
-    assert (
-        summary.counts["sent"] == 5
-    )  # the Europeans; New York keeps Thanksgiving, Sydney waits a day
+    assert summary.counts["sent"] == 5  # the Europeans; New York keeps Thanksgiving, Sydney waits a day
 
     def bounce():
         with open_ledger(ledger_url).begin() as conn:
@@ -245,36 +226,24 @@ def test_a_round_goes_out_in_each_candidates_windows_and_follows_up_until_they_a
 
     ny = r.messages("ny")
     # Not on Thanksgiving; Friday's window passed with no sweep (a late sweep): it went Monday.
-    assert (
-        utc(ny[0]["sent_at"]).date() == date(2026, 11, 30)
-        and "moved to the next window" in ny[0]["plan_note"]
-    )
+    assert utc(ny[0]["sent_at"]).date() == date(2026, 11, 30) and "moved to the next window" in ny[0]["plan_note"]
     reply = r.messages("lon-reply")
-    assert steps(reply) == [
-        (0, "offer", "email", "sent")
-    ]  # the reply came before the first nudge
+    assert steps(reply) == [(0, "offer", "email", "sent")]  # the reply came before the first nudge
     bounced = r.messages("berlin-bounce")
     # The address bounced: no more email, the phone step at once in the next window.
     assert steps(bounced) == [
         (0, "offer", "email", "sent"),
         (3, "offer_nudge", "voicemail", "sent"),
     ]
-    assert bounced[1]["plan_note"].startswith("moved on") and utc(
-        bounced[1]["sent_at"]
-    ) < at("2026-11-27", "16:00")
+    assert bounced[1]["plan_note"].startswith("moved on") and utc(bounced[1]["sent_at"]) < at("2026-11-27", "16:00")
     away = r.messages("paris-away")
-    assert (
-        utc(away[1]["scheduled_for"]) == at("2026-12-07", "08:00")
-        and "out of office" in away[1]["plan_note"]
-    )
+    assert utc(away[1]["scheduled_for"]) == at("2026-12-07", "08:00") and "out of office" in away[1]["plan_note"]
     deadline = r.messages("madrid-deadline")
     assert steps(deadline) == [
         (0, "offer", "email", "sent"),
         (1, "offer_nudge", "email", "sent"),
     ]  # step 2: after it
-    assert steps(r.messages("sydney-no")) == [
-        (0, "rejection", "email", "sent")
-    ]  # never nudged
+    assert steps(r.messages("sydney-no")) == [(0, "rejection", "email", "sent")]  # never nudged
     race = r.messages("dublin-race")
     assert steps(race) == [
         (0, "offer", "email", "sent"),
@@ -289,15 +258,11 @@ def test_a_round_goes_out_in_each_candidates_windows_and_follows_up_until_they_a
     )
     r.sweeps(date(2026, 12, 23), date(2026, 12, 31))
     xmas = r.messages("lon-xmas")
-    assert utc(xmas[1]["scheduled_for"]) == at(
-        "2026-12-29", "09:00"
-    )  # 24th, then (25, 28 off) the 29th
+    assert utc(xmas[1]["scheduled_for"]) == at("2026-12-29", "09:00")  # 24th, then (25, 28 off) the 29th
 
     # Nothing went out outside a window, for anyone.
     for sent in r.all_sent():
         zone = ZoneInfo(sent["timezone"])
         local = utc(sent["sent_at"]).astimezone(zone)
         assert time(9) <= local.time() < time(17), sent
-        assert is_business_day(
-            local.date(), holiday_country(sent["country"], sent["timezone"])
-        ), sent
+        assert is_business_day(local.date(), holiday_country(sent["country"], sent["timezone"])), sent

@@ -135,15 +135,11 @@ def deadline_end(deadline: datetime | None, zone: ZoneInfo) -> datetime | None:
     if deadline is None:
         return None
     if deadline.time() == time(0) and deadline.utcoffset() in (None, timedelta(0)):
-        return datetime.combine(
-            deadline.date() + timedelta(days=1), time(0), tzinfo=zone
-        )
+        return datetime.combine(deadline.date() + timedelta(days=1), time(0), tzinfo=zone)
     return deadline
 
 
-def _channel_for(
-    step: Step, facts: CadenceFacts, company: Company, reach: Reach, phone_blocked: bool
-) -> str | None:
+def _channel_for(step: Step, facts: CadenceFacts, company: Company, reach: Reach, phone_blocked: bool) -> str | None:
     """The first channel the step names that can reach the candidate, else email, else None."""
     for name in (*step.channels, LAST_RESORT):
         channel = facts.channel if name == OWN_CHANNEL else name
@@ -152,11 +148,7 @@ def _channel_for(
             continue
         if spec.delivery == "call_sheet" and (not facts.has_phone or phone_blocked):
             continue
-        if (
-            spec.calendar_invite
-            and company.country
-            and reach.country != company.country
-        ):
+        if spec.calendar_invite and company.country and reach.country != company.country:
             continue  # an in-person meeting only for someone in the office's country
         return channel
     return None
@@ -172,18 +164,14 @@ def _steps(spec: CadenceSpec, facts: CadenceFacts) -> tuple[Step, ...]:
     return steps
 
 
-def draw(
-    spec: CadenceSpec, campaign: str, candidate_id: str
-) -> tuple[str | None, int | None, int | None]:
+def draw(spec: CadenceSpec, campaign: str, candidate_id: str) -> tuple[str | None, int | None, int | None]:
     """The timing experiment's arm, delay (business days) and local hour for a candidate: from a
     hash of campaign and candidate, so the same person in the same campaign always draws the same
     (on any machine, in any run). (None, None, None) when the campaign runs no experiment."""
     experiment = spec.experiment
     if experiment.share <= 0:
         return None, None, None
-    digest = hashlib.sha256(
-        f"timing\x1f{campaign}\x1f{candidate_id}".encode("utf-8")
-    ).digest()
+    digest = hashlib.sha256(f"timing\x1f{campaign}\x1f{candidate_id}".encode("utf-8")).digest()
     if int.from_bytes(digest[:8], "big") / 2**64 >= experiment.share:
         return "control", None, None
     delay = int.from_bytes(digest[8:12], "big") % (experiment.max_delay_days + 1)
@@ -218,9 +206,7 @@ def first_step(
     note = "first message"
     if facts.decision == "reject" and spec.reject_delay_business_days:
         decided = (facts.decided_at or now).astimezone(reach.zone)
-        day = add_business_days(
-            decided.date(), spec.reject_delay_business_days, reach.country
-        )
+        day = add_business_days(decided.date(), spec.reject_delay_business_days, reach.country)
         base = max(datetime.combine(day, decided.time(), tzinfo=reach.zone), now)
         note = f"{spec.reject_delay_business_days} business day after the decision"
     arm, delay, hour = draw(spec, campaign, facts.candidate_id)
@@ -229,9 +215,7 @@ def first_step(
             local = base.astimezone(reach.zone)
             base = max(
                 base,
-                _local_start(
-                    add_business_days(local.date(), delay, reach.country), reach.zone
-                ),
+                _local_start(add_business_days(local.date(), delay, reach.country), reach.zone),
             )
         note += f"; timing experiment: +{delay} business days at {hour:02d}:00"
     window = window_for(spec, reach, channel, base, hour)
@@ -240,9 +224,7 @@ def first_step(
     ))  # fmt: skip
 
 
-def next_step(
-    spec: CadenceSpec, company: Company, facts: CadenceFacts, now: datetime
-) -> Plan | Verdict:
+def next_step(spec: CadenceSpec, company: Company, facts: CadenceFacts, now: datetime) -> Plan | Verdict:
     """The step after the cadence's last message, when its wait is over at `now`; else why not.
 
     Stop rules, in order: a stop by hand or an unsubscribe ends contact; a response since the
@@ -259,11 +241,7 @@ def next_step(
         return Verdict("stopped", "suppressed: the address asked for no more mail")
     started = facts.messages[0].sent_at
     for answer in facts.answers:
-        if (
-            answer.outcome in _RESPONSES
-            and started is not None
-            and answer.at >= started
-        ):
+        if answer.outcome in _RESPONSES and started is not None and answer.at >= started:
             return Verdict(
                 "stopped",
                 f"stopped: {answer.outcome} {answer.at:%Y-%m-%d %H:%M} by {answer.channel}",
@@ -273,25 +251,19 @@ def next_step(
                   MessageStatus.RETRY_WAIT.value):  # fmt: skip
         return Verdict("waiting", f"step {last.step} is {status}")
     if status == MessageStatus.UNKNOWN.value:
-        return Verdict(
-            "held", f"held: step {last.step}'s fate is unknown; see followup reconcile"
-        )
+        return Verdict("held", f"held: step {last.step}'s fate is unknown; see followup reconcile")
     if status == MessageStatus.FAILED.value:
         return Verdict(
             "held",
             f"held: step {last.step} failed ({last.last_error}); see followup retry --failed",
         )
     if status == MessageStatus.CANCELLED.value:
-        return Verdict(
-            "ended", f"ended: step {last.step} was cancelled ({last.last_error})"
-        )
+        return Verdict("ended", f"ended: step {last.step} was cancelled ({last.last_error})")
     bounced = status == MessageStatus.SUPPRESSED.value or (
         facts.blocked == "email" and CHANNELS[last.channel].delivery == "email"
     )
     if status == MessageStatus.SUPPRESSED.value and facts.blocked != "email":
-        return Verdict(
-            "ended", f"ended: step {last.step} was {last.last_error or 'suppressed'}"
-        )
+        return Verdict("ended", f"ended: step {last.step} was {last.last_error or 'suppressed'}")
     reach = reach_of(facts, company)
     phone_blocked = any(a.outcome == Outcome.WRONG_NUMBER.value and started is not None and a.at >= started
                         for a in facts.answers)  # fmt: skip
@@ -306,19 +278,13 @@ def next_step(
         if bounced or wrong_number:
             moment, note = (
                 now,
-                (
-                    "moved on: the email address bounced"
-                    if bounced
-                    else "moved on: wrong number"
-                ),
+                ("moved on: the email address bounced" if bounced else "moved on: wrong number"),
             )
         else:
             moment, note = _after(step, last_at, reach), _wait_note(step, last.step)
         moment, postponed = _postponed(spec, facts, reach, last_at, moment)
         if moment > now and not postponed:
-            return Verdict(
-                "waiting", f"step {index} due {moment:%Y-%m-%d %H:%M} UTC ({note})"
-            )
+            return Verdict("waiting", f"step {index} due {moment:%Y-%m-%d %H:%M} UTC ({note})")
         if postponed and moment > now:
             return Verdict("waiting", f"step {index} {postponed}")
         window = window_for(spec, reach, channel, max(moment, now))
@@ -334,9 +300,7 @@ def _after(step: Step, last_at: datetime, reach: Reach) -> datetime:
     local = last_at.astimezone(reach.zone)
     if not step.after_business_days and not step.after_weeks:
         return last_at
-    day = add_business_days(
-        local.date(), step.after_business_days, reach.country
-    ) + timedelta(weeks=step.after_weeks)
+    day = add_business_days(local.date(), step.after_business_days, reach.country) + timedelta(weeks=step.after_weeks)
     return _utc(_local_start(day, reach.zone))
 
 
@@ -357,11 +321,7 @@ def _postponed(
 ) -> tuple[datetime, str | None]:
     """An out-of-office reply since the last send moves the step to the return date it gives
     (an ISO date in the note), else on by the file's business days."""
-    away = [
-        a
-        for a in facts.answers
-        if a.outcome == Outcome.OUT_OF_OFFICE.value and a.at >= since
-    ]
+    away = [a for a in facts.answers if a.outcome == Outcome.OUT_OF_OFFICE.value and a.at >= since]
     if not away:
         return moment, None
     answer = away[-1]
@@ -371,9 +331,7 @@ def _postponed(
         later = max(moment, _utc(_local_start(back, reach.zone)))
         return later, f"postponed: out of office until {back:%Y-%m-%d}"
     local = moment.astimezone(reach.zone)
-    day = add_business_days(
-        local.date(), spec.out_of_office_business_days, reach.country
-    )
+    day = add_business_days(local.date(), spec.out_of_office_business_days, reach.country)
     later = _utc(datetime.combine(day, local.time(), tzinfo=reach.zone))
     return (
         later,
@@ -384,17 +342,11 @@ def _postponed(
 def _within_deadline(facts: CadenceFacts, reach: Reach, plan: Plan) -> Plan | Verdict:
     """Nothing is planned or sent after an offer's deadline: a window opening later ends the
     cadence, and one that spans it closes at the deadline."""
-    end = (
-        deadline_end(facts.offer_deadline, reach.zone)
-        if facts.decision == "offer"
-        else None
-    )
+    end = deadline_end(facts.offer_deadline, reach.zone) if facts.decision == "offer" else None
     if end is None:
         return plan
     if plan.opens >= end:
-        return Verdict(
-            "ended", f"ended: the offer deadline {end:%Y-%m-%d %H:%M} passed"
-        )
+        return Verdict("ended", f"ended: the offer deadline {end:%Y-%m-%d %H:%M} passed")
     return plan._replace(closes=min(plan.closes, _utc(end)))
 
 

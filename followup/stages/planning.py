@@ -77,17 +77,11 @@ class ChangedDecision:
 @dataclass(frozen=True)
 class PlanResult:
     planned: int = 0  # new rows
-    already: int = (
-        0  # decisions whose cadence exists (an earlier run, another file or campaign)
-    )
+    already: int = 0  # decisions whose cadence exists (an earlier run, another file or campaign)
     stopped: int = 0  # decisions left unplanned: stopped by hand, unsubscribed, nothing can reach them
     changed: tuple[ChangedDecision, ...] = ()
-    rerendered: int = (
-        0  # rendered messages sent back to be rendered: the batch changed their facts
-    )
-    by_day: dict[str, int] = field(
-        default_factory=dict
-    )  # planned rows by the UTC day their window opens
+    rerendered: int = 0  # rendered messages sent back to be rendered: the batch changed their facts
+    by_day: dict[str, int] = field(default_factory=dict)  # planned rows by the UTC day their window opens
     # Why nothing was planned: the campaign was cancelled. A value, not an exception: a refusal is
     # an answer, and a raised one would have Prefect log a traceback on the user's terminal.
     refused: str | None = None
@@ -111,21 +105,14 @@ def _row(plan: Plan, facts: CadenceFacts, campaign: str) -> NewMessage:
     )  # fmt: skip
 
 
-def plan_batch(
-    setup: PlanSetup, campaign: str, batch_id: str, business_now: datetime
-) -> PlanResult:
+def plan_batch(setup: PlanSetup, campaign: str, batch_id: str, business_now: datetime) -> PlanResult:
     """Plan step 0 for every decision the batch stored that has no cadence yet, in its first
     window; decisions whose cadence exists continue it. Nothing more is planned for a cancelled
     campaign."""
     engine = open_ledger(setup.ledger_url)
     if ensure_campaign(engine, campaign) is CampaignState.CANCELLED:
-        return PlanResult(
-            refused=f"campaign {campaign!r} was cancelled; plan under another --campaign name"
-        )
-    changed = [
-        ChangedDecision(s.candidate_id, s.old, s.new, s.sent, s.pending)
-        for s in superseded(engine, batch_id)
-    ]
+        return PlanResult(refused=f"campaign {campaign!r} was cancelled; plan under another --campaign name")
+    changed = [ChangedDecision(s.candidate_id, s.old, s.new, s.sent, s.pending) for s in superseded(engine, batch_id)]
     changed += _other_roles_ended(setup, engine, batch_id, business_now)
     rerendered = rerender_changed(engine, batch_id)
     rows, already, stopped = [], 0, 0
@@ -139,14 +126,10 @@ def plan_batch(
             continue
         rows.append(_row(plan, facts, campaign))
     planned = insert_messages(engine, rows)
-    return PlanResult(
-        planned, already, stopped, tuple(changed), rerendered, _by_day(rows)
-    )
+    return PlanResult(planned, already, stopped, tuple(changed), rerendered, _by_day(rows))
 
 
-def _other_roles_ended(
-    setup: PlanSetup, engine, batch_id: str, now: datetime
-) -> list[ChangedDecision]:
+def _other_roles_ended(setup: PlanSetup, engine, batch_id: str, now: datetime) -> list[ChangedDecision]:
     """A candidate the batch brings with a new role ends the cadence of their old role when that
     one is still going (one person, one conversation); a finished one (last year's rejection) is
     left as it is."""
@@ -161,9 +144,7 @@ def _other_roles_ended(
         changes.append(ChangedDecision(facts.candidate_id, cadence_key(facts.decision, facts.channel), "another role",
                                        sum(m.sent_at is not None for m in facts.messages), 0))  # fmt: skip
     if ended:
-        cancel_pending(
-            engine, [f.decision_id for f in ended], "decision changed: another role"
-        )
+        cancel_pending(engine, [f.decision_id for f in ended], "decision changed: another role")
     return changes
 
 
@@ -175,13 +156,9 @@ class NextSteps:
     by_day: dict[str, int] = field(default_factory=dict)
     # Cadences moved on because an address bounced or a number was wrong: the recruiter is told.
     moved_on: list[dict] = field(default_factory=list)
-    held: list[dict] = field(
-        default_factory=list
-    )  # a fate unknown or a failure: a person decides
+    held: list[dict] = field(default_factory=list)  # a fate unknown or a failure: a person decides
     postponed: int = 0  # out-of-office replies
-    verdicts: dict[str, int] = field(
-        default_factory=dict
-    )  # why nothing else was planned, by kind
+    verdicts: dict[str, int] = field(default_factory=dict)  # why nothing else was planned, by kind
 
     def to_json(self) -> dict:
         return {"planned": self.planned, "by_day": self.by_day, "moved_on": self.moved_on, "held": self.held,
@@ -199,9 +176,7 @@ def plan_next(setup: PlanSetup, business_now: datetime) -> NextSteps:
         if isinstance(plan, Verdict):
             reasons[plan.what] += 1
             if plan.what == "held":
-                result.held.append(
-                    {"candidate_id": facts.candidate_id, "reason": plan.reason}
-                )
+                result.held.append({"candidate_id": facts.candidate_id, "reason": plan.reason})
             continue
         rows.append(_row(plan, facts, facts.campaign or "unnamed"))
         if plan.note.startswith("moved on"):
@@ -240,12 +215,8 @@ def upcoming(setup: PlanSetup, candidate_id: str, business_now: datetime) -> lis
 
 
 def _max_steps(spec: CadenceSpec) -> int:
-    return max(len(c.steps) for c in spec.cadences) + (
-        1 if spec.keep_in_touch_weeks else 0
-    )
+    return max(len(c.steps) for c in spec.cadences) + (1 if spec.keep_in_touch_weeks else 0)
 
 
 def _by_day(rows: list[NewMessage]) -> dict[str, int]:
-    return dict(
-        sorted(Counter(f"{row.scheduled_for:%Y-%m-%d}" for row in rows).items())
-    )
+    return dict(sorted(Counter(f"{row.scheduled_for:%Y-%m-%d}" for row in rows).items()))

@@ -47,9 +47,7 @@ _FACT_COLUMNS = (
 )  # fmt: skip
 
 
-def current_cadence(
-    decision: sa.ColumnElement, channel: sa.ColumnElement
-) -> sa.ColumnElement[str]:
+def current_cadence(decision: sa.ColumnElement, channel: sa.ColumnElement) -> sa.ColumnElement[str]:
     return decision + sa.literal(":") + channel
 
 
@@ -59,9 +57,7 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
     query = (
         sa.select(*_FACT_COLUMNS)
         .select_from(
-            _D.join(_C, _C.c.candidate_id == _D.c.candidate_id).outerjoin(
-                _T, _T.c.candidate_id == _D.c.candidate_id
-            )
+            _D.join(_C, _C.c.candidate_id == _D.c.candidate_id).outerjoin(_T, _T.c.candidate_id == _D.c.candidate_id)
         )
         .where(where)
         .order_by(_D.c.id)
@@ -101,9 +97,7 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
                 if cadence != f"{fact.decision}:{fact.channel}":
                     continue
                 fact.campaign = fact.campaign or campaign
-                fact.messages.append(
-                    Sent(step, kind, channel, status, aware(sent_at), error)
-                )
+                fact.messages.append(Sent(step, kind, channel, status, aware(sent_at), error))
         for chunk in chunks(sorted(by_candidate)):
             answers = (
                 sa.select(
@@ -121,16 +115,10 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
                     fact.answers.append(Answer(outcome, aware(at), channel, note))
         addresses = sorted({*emails, *(e.lower() for e in emails)})
         for chunk in chunks(addresses):
-            for email, reason in conn.execute(
-                sa.select(_S.c.email, _S.c.reason).where(_S.c.email.in_(chunk))
-            ):
+            for email, reason in conn.execute(sa.select(_S.c.email, _S.c.reason).where(_S.c.email.in_(chunk))):
                 blocked = "email" if reason in EMAIL_ONLY_SUPPRESSIONS else "all"
-                for fact in emails.get(email, []) + (
-                    emails.get(email.lower(), []) if email != email.lower() else []
-                ):
-                    fact.blocked = (
-                        "all" if "all" in (fact.blocked, blocked) else blocked
-                    )
+                for fact in emails.get(email, []) + (emails.get(email.lower(), []) if email != email.lower() else []):
+                    fact.blocked = "all" if "all" in (fact.blocked, blocked) else blocked
     return facts
 
 
@@ -147,11 +135,7 @@ def candidate_facts(engine: Engine, candidate_id: str) -> list[CadenceFacts]:
 def other_decisions(engine: Engine, batch_id: str) -> list[CadenceFacts]:
     """The decisions of the batch's candidates that the batch did not bring (another role)."""
     in_batch = sa.select(_D.c.candidate_id).where(_D.c.batch_id == batch_id)
-    return list(
-        _facts(
-            engine, sa.and_(_D.c.candidate_id.in_(in_batch), _D.c.batch_id != batch_id)
-        ).values()
-    )
+    return list(_facts(engine, sa.and_(_D.c.candidate_id.in_(in_batch), _D.c.batch_id != batch_id)).values())
 
 
 def open_cadences(engine: Engine, max_steps: int) -> list[CadenceFacts]:
@@ -164,11 +148,7 @@ def open_cadences(engine: Engine, max_steps: int) -> list[CadenceFacts]:
     later_m = _M.alias("later_m")
     where = sa.and_(
         sa.exists(sa.select(_M.c.id).where(mine)),
-        ~sa.exists(
-            sa.select(_M.c.id).where(
-                mine, _M.c.status.in_((*PENDING, MessageStatus.CANCELLED.value))
-            )
-        ),
+        ~sa.exists(sa.select(_M.c.id).where(mine, _M.c.status.in_((*PENDING, MessageStatus.CANCELLED.value)))),
         ~sa.exists(sa.select(_M.c.id).where(mine, _M.c.step >= max_steps - 1)),
         ~sa.exists(
             sa.select(later.c.id)
@@ -198,9 +178,7 @@ def superseded(engine: Engine, batch_id: str) -> list[Superseded]:
     """The batch's decisions holding messages of another cadence than their current one, with
     the pending ones cancelled ("decision changed: offer:email -> reject:email")."""
     key = current_cadence(_D.c.decision, _C.c.channel)
-    joined = _M.join(_D, _D.c.id == _M.c.decision_id).join(
-        _C, _C.c.candidate_id == _D.c.candidate_id
-    )
+    joined = _M.join(_D, _D.c.id == _M.c.decision_id).join(_C, _C.c.candidate_id == _D.c.candidate_id)
     old = sa.func.coalesce(_M.c.cadence, sa.literal("?"))
     counts = (
         sa.select(
@@ -223,10 +201,7 @@ def superseded(engine: Engine, batch_id: str) -> list[Superseded]:
         .scalar_subquery()
     )
     with engine.begin() as conn:
-        found = [
-            Superseded(*row[:4], int(row[4] or 0), int(row[5] or 0))
-            for row in conn.execute(counts)
-        ]
+        found = [Superseded(*row[:4], int(row[4] or 0), int(row[5] or 0)) for row in conn.execute(counts)]
         if any(s.pending for s in found):
             conn.execute(
                 _M.update()
@@ -257,9 +232,7 @@ def cancel_pending(engine: Engine, decision_ids: Sequence[int], reason: str) -> 
 def rerender_changed(engine: Engine, batch_id: str) -> int:
     """Rendered messages not yet sent, to candidates the batch changed something about, go back to
     be rendered again: their text was written from the old values. Returns how many."""
-    changed = sa.select(CandidateChange.candidate_id).where(
-        CandidateChange.batch_id == batch_id
-    )
+    changed = sa.select(CandidateChange.candidate_id).where(CandidateChange.batch_id == batch_id)
     waiting = (MessageStatus.RENDERED.value, MessageStatus.RETRY_WAIT.value)
     with engine.begin() as conn:
         return conn.execute(

@@ -51,9 +51,7 @@ def ensure_campaign(engine: Engine, name: str) -> CampaignState:
     """The campaign's state, creating it active on first use."""
     table = Campaign.__table__
     with engine.begin() as conn:
-        state = conn.execute(
-            sa.select(table.c.state).where(table.c.name == name)
-        ).scalar()
+        state = conn.execute(sa.select(table.c.state).where(table.c.name == name)).scalar()
         if state is None:
             conn.execute(table.insert().values(name=name, state=CampaignState.ACTIVE.value,
                                                updated_at=datetime.now(timezone.utc)))  # fmt: skip
