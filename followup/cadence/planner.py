@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -31,6 +32,8 @@ from followup.models import RESPONSES, MessageStatus, Outcome
 
 # The channel every step falls back to when none it names can reach the candidate.
 LAST_RESORT = "email"
+# What an in-person step becomes for a candidate outside the office's country (when they have a phone).
+IN_PERSON_STAND_IN = "voicemail"
 _RESPONSES = frozenset(o.value for o in RESPONSES)
 _ISO_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 
@@ -139,10 +142,19 @@ def deadline_end(deadline: datetime | None, zone: ZoneInfo) -> datetime | None:
     return deadline
 
 
-def _channel_for(step: Step, facts: CadenceFacts, company: Company, reach: Reach, phone_blocked: bool) -> str | None:
-    """The first channel the step names that can reach the candidate, else email, else None."""
+def _choices(step: Step, facts: CadenceFacts) -> Iterator[str]:
+    """The channels a step may go by, in order: those it names, an in-person step's stand-in (a
+    call: someone abroad is not asked to the office), then email."""
     for name in (*step.channels, LAST_RESORT):
         channel = facts.channel if name == OWN_CHANNEL else name
+        yield channel
+        if CHANNELS[channel].calendar_invite:
+            yield IN_PERSON_STAND_IN
+
+
+def _channel_for(step: Step, facts: CadenceFacts, company: Company, reach: Reach, phone_blocked: bool) -> str | None:
+    """The first channel the step may go by that can reach the candidate, else None."""
+    for channel in _choices(step, facts):
         spec = CHANNELS[channel]
         if spec.delivery == "email" and facts.blocked is not None:
             continue

@@ -30,6 +30,13 @@ def upgrade() -> None:
         for column in _message_columns():
             batch.add_column(column)
     op.create_index("ix_messages_decision_id", "messages", ["decision_id"])
+    # Messages planned before cadences belong to the cadence of their decision and channel as they
+    # stand, so a re-import continues them rather than taking them for a changed decision.
+    op.execute(
+        "UPDATE messages SET cadence = (SELECT d.decision || ':' || c.channel FROM decisions AS d"
+        " JOIN candidates AS c ON c.candidate_id = d.candidate_id WHERE d.id = messages.decision_id)"
+        " WHERE decision_id IS NOT NULL"
+    )
     with op.batch_alter_table("decisions") as batch:
         batch.add_column(sa.Column("recruiter_timezone", sa.String(length=64), nullable=True))
 
