@@ -1,16 +1,21 @@
-"""One person's timeline: their cadence, every step with its time and its reason, on SQLite and PostgreSQL."""
+"""One person's timeline and `followup timeline`: their cadence, every step with its time and its
+reason, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from followup.cli import app
 from followup.models import Batch, Campaign, Candidate, CandidateStop, Decision, Message, Response, Suppression
 from followup.stages.timeline import Entry, candidate_timeline
 from followup.store import open_ledger
 
+runner = CliRunner()
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)  # 10:00 in New York
 
 
@@ -73,6 +78,11 @@ def a_cadence_stopped_by_a_reply(url: str) -> None:
             {"email": "Ana.Lima@example.com", "reason": "list", "source": "dnc.csv", "created_at": utc(25, 8)},
             {"email": "bo@example.com", "reason": "unsubscribe", "source": None, "created_at": utc(19, 8)},
         ])  # fmt: skip
+
+
+def invoke(tmp_path, ledger_url: str, *args: str, **settings: str):
+    env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data"), "FOLLOWUP_DATABASE_URL": ledger_url, **settings}
+    return runner.invoke(app, ["timeline", *args], env=env, catch_exceptions=False)
 
 
 def test_a_reply_explains_why_the_second_nudge_never_went_out(ledger_url):
@@ -155,3 +165,51 @@ def test_without_a_zone_of_their_own_times_are_shown_in_the_company_zone(ledger_
     assert found.candidate["timezone"] == "Europe/London"
     assert [e.reason for e in found.entries] == ["due 2026-12-01 09:00–17:00 Europe/London"]
     assert candidate_timeline(ledger_url, "C-1", NOW).candidate["timezone"] == "UTC"
+
+
+def test_the_command_prints_local_and_utc_times_and_leaves_markup_in_notes_alone(tmp_path, ledger_url):
+    a_cadence_stopped_by_a_reply(ledger_url)
+    with open_ledger(ledger_url).begin() as conn:
+        conn.execute(sa.update(Response).where(Response.dedupe_key == "r1").values(note="[red]call me[/red] :x:"))
+    result = invoke(tmp_path, ledger_url, "C-1", "--now", "2026-11-26T15:00:00Z")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "C-1  Ana Lima  (email; times in America/New_York and UTC)"
+    assert lines[1] == "  offer for Data Engineer, reply by 2026-12-04 17:00"
+    assert "Ana.Lima@example.com" not in result.stdout and "ana.lima" not in result.stdout
+    body = [line.split() for line in lines[2:]]
+    # Local time, then UTC, then what happened: the reply at 14:02 in New York.
+    assert [words[:6] for words in body][:3] == [
+        ["2026-11-16", "09:05", "2026-11-16", "14:05", "UTC", "sent"],
+        ["2026-11-18", "09:02", "2026-11-18", "14:02", "UTC", "sent"],
+        ["2026-11-18", "14:02", "2026-11-18", "19:02", "UTC", "response"],
+    ]
+    assert lines[4].endswith("step 1/offer_nudge/email  nov  replied by email: [red]call me[/red] :x:; "
+                             "recorded from outcomes:inbox.csv")  # fmt: skip
+    assert "cancelled" in lines[6] and lines[6].endswith("step 2/offer_nudge/email  nov  stopped: replied 2026-11-18 14:02 by email")
+    assert len(body) == 7
+
+
+def test_the_command_with_json_prints_only_the_timeline_in_utc(tmp_path, ledger_url):
+    a_cadence_stopped_by_a_reply(ledger_url)
+    result = invoke(tmp_path, ledger_url, "C-1", "--json", "--now", "2026-11-26T15:00:00Z")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["candidate"]["candidate_id"] == "C-1"
+    assert document["decisions"] == [{"role": "Data Engineer", "decision": "offer", "decided_at": "2026-11-13T17:00:00Z",
+                                      "offer_deadline": "2026-12-04T22:00:00Z"}]  # fmt: skip
+    assert document["entries"][2] == {
+        "at": "2026-11-18T19:02:00Z", "what": "response", "step": 1, "kind": "offer_nudge", "channel": "email",
+        "campaign": "nov", "reason": "replied by email: Can we talk on Friday?; recorded from outcomes:inbox.csv",
+    }  # fmt: skip
+    assert [e["what"] for e in document["entries"]] == [
+        "sent", "sent", "response", "suppressed_address", "cancelled", "stopped", "suppressed_address",
+    ]
+
+
+def test_an_unknown_candidate_is_refused_with_exit_2(tmp_path, ledger_url):
+    a_cadence_stopped_by_a_reply(ledger_url)
+    result = invoke(tmp_path, ledger_url, "C-404", "--json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "no candidate 'C-404' in the ledger" in result.stderr
