@@ -15,6 +15,14 @@ from datetime import time
 OWN_CHANNEL = "own"
 # The first-channel key of a cadence that serves every channel (rejections).
 ANY_CHANNEL = "any"
+DECISIONS = ("offer", "reject")
+# The messages a cadence can send (the template folders are named after them), and which belong
+# to which decision: an offer's reasons are strengths and a rejection's are feedback, never crossed.
+KINDS = ("offer", "offer_nudge", "rejection", "keep_in_touch", "in_person_invite")
+KINDS_FOR_DECISION = {
+    "offer": ("offer", "offer_nudge", "in_person_invite"),
+    "reject": ("rejection", "keep_in_touch"),
+}
 
 
 @dataclass(frozen=True)

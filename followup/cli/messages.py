@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
+from followup.cadence.spec import KINDS_FOR_DECISION
 from followup.cli.common import (
     EXIT_DONE,
     EXIT_FAILURE,
@@ -25,11 +26,6 @@ from followup.cli.common import (
 )
 
 KINDS_HELP = "offer, offer_nudge, rejection, keep_in_touch or in_person_invite"
-# An offer's reasons are strengths and a rejection's are feedback: never cross them.
-KINDS_FOR_DECISION = {
-    "offer": ("offer", "offer_nudge", "in_person_invite"),
-    "reject": ("rejection", "keep_in_touch"),
-}
 
 
 @app.command()

@@ -32,6 +32,7 @@ from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from jinja2.utils import missing
 
+from followup.cadence.spec import KINDS
 from followup.channels import CHANNELS
 
 from .bounds import BoundedCodeGenerator, BoundedSandbox, BoundExceeded
@@ -39,7 +40,6 @@ from .formatting import FILTERS
 from .message import RenderError
 from .output import EmptyValue, MessageCodeGenerator, refuse_none
 
-KINDS = ("offer", "offer_nudge", "rejection", "keep_in_touch", "in_person_invite")
 BASE_VARIANT = "a"
 
 _KIND_FOLDER = re.compile(r"^(?P<kind>[a-z_]+)(?:\.(?P<variant>[a-z0-9][a-z0-9_-]*))?$")
