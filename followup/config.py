@@ -147,6 +147,16 @@ class Settings(BaseSettings):
         # Paths we print and store must still work from another working directory.
         return value.expanduser().resolve()
 
+    @field_validator("cadence_file", mode="before")
+    @classmethod
+    def _existing_cadence_file(cls, value: object) -> object:
+        if value in (None, ""):  # FOLLOWUP_CADENCE_FILE= (empty): the shipped default
+            return None
+        path = Path(str(value)).expanduser().resolve()
+        if not path.is_file():
+            raise ValueError(f"{value} is not a file" if path.exists() else f"{value} does not exist")
+        return path
+
     @field_validator("unsubscribe_url")
     @classmethod
     def _web_url(cls, value: str | None) -> str | None:

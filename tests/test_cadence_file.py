@@ -8,9 +8,13 @@ from datetime import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from followup.cadence.file import CadenceFileError, default_cadence_file, load_cadence, parse_cadence
 from followup.cadence.spec import ANY_CHANNEL, OWN_CHANNEL, Cadence, CadenceSpec, Experiment, Step
+from followup.cli import app
+from followup.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEXT = default_cadence_file().read_text(encoding="utf-8")
@@ -232,3 +236,54 @@ def test_an_unreadable_file_is_refused_by_name(tmp_path):
     path.write_bytes("send_window: caf\xe9\n".encode("latin-1"))
     with pytest.raises(CadenceFileError, match="latin1.yaml: not UTF-8 text"):
         load_cadence(path)
+
+
+def test_the_setting_must_name_a_file_that_exists(tmp_path):
+    with pytest.raises(ValidationError, match="nope.yaml does not exist"):
+        Settings(cadence_file=tmp_path / "nope.yaml")
+    with pytest.raises(ValidationError, match="is not a file"):
+        Settings(cadence_file=tmp_path)
+    assert Settings(cadence_file="").cadence_file is None
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(DEFAULT_TEXT, encoding="utf-8")
+    assert Settings(cadence_file=mine).cadence_file == mine.resolve()
+
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["demo"]])
+def test_a_bad_cadence_file_stops_a_command_before_it_does_anything(tmp_path, command):
+    text = edited("        after_business_days: 2\n", "        after_business_days: two\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text, encoding="utf-8")
+    data = tmp_path / "data"
+    env = {"FOLLOWUP_DATA_DIR": str(data), "FOLLOWUP_CADENCE_FILE": str(bad), "FOLLOWUP_TRANSPORT": "memory"}
+
+    result = runner.invoke(app, command, env=env, catch_exceptions=False)
+
+    assert result.exit_code == 2, result.output
+    assert f"line {line_of(text, 'two')}" in result.stderr and "after_business_days" in result.stderr
+    assert str(bad) in result.stderr and "Traceback" not in result.stderr
+    assert not data.exists()  # no ledger, no demo folder: refused before any work
+
+
+def test_run_refuses_a_bad_cadence_file_before_it_imports_the_batch(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(edited("first_channel: any", "first_channel: email"), encoding="utf-8")
+    batch = tmp_path / "batch.csv"
+    batch.write_text("Candidate ID,Email Address,First Name,Decision\nC-1,ana@example.com,Ana,offer\n")
+    data = tmp_path / "data"
+    env = {"FOLLOWUP_DATA_DIR": str(data), "FOLLOWUP_CADENCE_FILE": str(bad), "FOLLOWUP_TRANSPORT": "memory"}
+
+    result = runner.invoke(app, ["run", str(batch)], env=env, catch_exceptions=False)
+
+    assert result.exit_code == 2 and "no cadence for reject by voicemail" in result.stderr
+    assert not data.exists()
+
+
+def test_a_cadence_file_that_does_not_exist_is_refused_as_a_setting(tmp_path):
+    env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data"), "FOLLOWUP_CADENCE_FILE": str(tmp_path / "gone.yaml")}
+    result = runner.invoke(app, ["sweep"], env=env, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "Settings are invalid" in result.stderr and "gone.yaml does not exist" in result.stderr

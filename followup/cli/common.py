@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from followup import logs
+from followup.cadence.spec import CadenceSpec
 from followup.config import Settings, load_settings
 
 app = typer.Typer(
@@ -84,6 +85,17 @@ def settings_or_refuse() -> Settings:
     except Exception as exc:  # pydantic's message names the variable and the bad value
         err.print(f"[red]Settings are invalid:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_REFUSED) from None
+
+
+def cadence_or_refuse(settings: Settings) -> CadenceSpec:
+    """The cadence file's rules (FOLLOWUP_CADENCE_FILE, else the shipped one), read before a
+    command plans or sends anything; a bad file is refused with its line and the problem."""
+    from followup.cadence.file import CadenceFileError, load_cadence
+
+    try:
+        return load_cadence(settings.cadence_file)
+    except CadenceFileError as exc:
+        refuse(str(exc))
 
 
 def signing_secret_or_refuse(settings: Settings) -> SecretStr:

@@ -18,6 +18,7 @@ from followup.cli.common import (
     NowOption,
     TemplatesOption,
     app,
+    cadence_or_refuse,
     err,
     out,
     parse_now,
@@ -78,6 +79,7 @@ def run(
 
     moment = parse_now(now)
     settings = settings_or_refuse()
+    cadence_or_refuse(settings)
     if not dry_run:
         _sending_settings(settings)
     from flows.campaign import run_campaign
@@ -103,6 +105,7 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
     """
     moment = parse_now(now)
     settings = settings_or_refuse()
+    cadence_or_refuse(settings)
     _sending_settings(settings)
     from flows.followup_sweep import sweep as sweep_flow
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import typer
 from pydantic import SecretStr
 
-from followup.cli.common import JsonOption, app, err, settings_or_refuse
+from followup.cli.common import JsonOption, app, cadence_or_refuse, err, settings_or_refuse
 from followup.cli.summary import print_campaign
 
 
@@ -20,14 +20,13 @@ def demo(as_json: JsonOption = False) -> None:
     The demo keeps its own ledger, call sheets and files under <data dir>/demo/ and starts from
     a clean slate each time, so it never touches your real ledger or your SendGrid account.
     """
+    settings = settings_or_refuse()
+    cadence = cadence_or_refuse(settings)
     from flows.campaign import run_campaign
-    from followup.cadence.file import load_cadence
     from followup.sandbox import Sandbox, SandboxConfig
     from followup.samples import SAMPLE_NOW, ensure_sample
     from followup.store import close_ledgers
 
-    settings = settings_or_refuse()
-    cadence = load_cadence(settings.cadence_file)
     # The demo runs the timing experiment on a share of its candidates, so the report has arms to compare.
     cadence = replace(cadence, experiment=replace(cadence.experiment, share=DEMO_EXPERIMENT_SHARE))
     demo_dir = settings.data_dir / "demo"
