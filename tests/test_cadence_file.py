@@ -200,6 +200,9 @@ REFUSALS = {
         "experiment: expected keys and values (share, max_delay_business_days, hours), not 'off'"),
     "a missing section": (
         ("out_of_office_postpone_business_days: 3\n", ""), "send_window:", "out_of_office_postpone_business_days is missing"),
+    "a tag that is not read": (
+        ("rejection_delay_business_days: 1", "rejection_delay_business_days: !!python/name:os.system 1"),
+        "!!python", "rejection_delay_business_days must be a whole number of 0 or more, not '1'"),
     "not valid YAML": (
         ('  opens: "09:00"', '  opens: "09:00'), '  closes: "17:00"', "not valid YAML"),
     "a tab for indentation": (

@@ -125,7 +125,12 @@ class _Reader:
         return found
 
     def value(self, node: Node) -> Any:
-        return self.constructor.construct_object(node, deep=True) if isinstance(node, ScalarNode) else None
+        if not isinstance(node, ScalarNode):
+            return None
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError):  # a tag such as !!python/object: the checks refuse its text
+            return node.value
 
     def whole(self, node: Node, where: str, key: str, minimum: int = 0, maximum: int | None = None) -> int:
         value = self.value(node)
