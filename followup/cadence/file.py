@@ -146,9 +146,12 @@ class _Reader:
             self.fail(node, f"{where}: {key} must be {_listed(choices)}, not {_shown(node)}")
         return node.value
 
-    def clock(self, node: Node, where: str, key: str) -> time:
+    def clock(self, node: Node, where: str, key: str, end_of_day: bool = False) -> time:
+        """`end_of_day`: "24:00" is allowed, as the last moment of the day (a window to midnight)."""
         # The text as written: an unquoted 17:00 is a YAML 1.1 number, and "09:00" a string.
         match = _HH_MM.match(node.value) if isinstance(node, ScalarNode) else None
+        if end_of_day and match is not None and match[0] == "24:00":
+            return time.max
         if match is None or int(match[1]) > 23 or int(match[2]) > 59:
             self.fail(node, f"{where}: {key} must be a time of day as HH:MM (e.g. \"09:00\"), not {_shown(node)}")
         return time(int(match[1]), int(match[2]))
@@ -157,9 +160,15 @@ class _Reader:
         if not isinstance(root, MappingNode):
             self.fail(root, f"expected the keys {', '.join(TOP_LEVEL_KEYS)}, not {_shown(root)}")
         top = self.keys(root, "", TOP_LEVEL_KEYS)
-        window = self.keys(top["send_window"], "send_window", ("opens", "closes"))
+        window = self.keys(top["send_window"], "send_window", ("opens", "closes"), ("business_days_only",))
         opens = self.clock(window["opens"], "send_window", "opens")
-        closes = self.clock(window["closes"], "send_window", "closes")
+        closes = self.clock(window["closes"], "send_window", "closes", end_of_day=True)
+        business_days_only = True
+        if "business_days_only" in window:
+            business_days_only = self.value(window["business_days_only"])
+            if not isinstance(business_days_only, bool):
+                self.fail(window["business_days_only"], "send_window: business_days_only must be true or false, "
+                          f"not {_shown(window['business_days_only'])}")  # fmt: skip
         if closes <= opens:
             self.fail(window["closes"], f"send_window: closes ({closes:%H:%M}) must come after opens ({opens:%H:%M})")
         keep = self.keys(top["keep_in_touch"], "keep_in_touch", ("enabled", "weeks"))
@@ -170,6 +179,7 @@ class _Reader:
         return CadenceSpec(
             cadences=self.cadences(top["cadences"]),
             send_window=(opens, closes),
+            business_days_only=business_days_only,
             reject_delay_business_days=self.whole(
                 top["rejection_delay_business_days"], "", "rejection_delay_business_days"
             ),

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from followup.cli.common import app, json_option, now_option, out, parse_now, refuse, settings_or_refuse
+from followup.cli.common import (
+    app,
+    cadence_or_refuse,
+    json_option,
+    now_option,
+    out,
+    parse_now,
+    refuse,
+    settings_or_refuse,
+)
 
 
 @app.command()
@@ -23,11 +32,15 @@ def timeline(
 
     Times are shown in the candidate's zone and in UTC. Exit codes: 0 done, 2 unknown candidate.
     """
+    from followup.stages.planning import PlanSetup, upcoming
     from followup.stages.timeline import candidate_timeline, local
 
     moment = parse_now(now)
     settings = settings_or_refuse()
-    found = candidate_timeline(settings.ledger_url, candidate, moment, default_timezone=settings.timezone)
+    next_steps = upcoming(PlanSetup.of(settings, cadence_or_refuse(settings)), candidate, moment)
+    found = candidate_timeline(
+        settings.ledger_url, candidate, moment, default_timezone=settings.timezone, upcoming=next_steps
+    )
     if found is None:
         refuse(f"no candidate {candidate!r} in the ledger; import their batch first")
     if as_json:

@@ -33,6 +33,7 @@ from followup.cadence.planner import (
 from followup.cadence.spec import CadenceSpec
 from followup.config import Settings
 from followup.models import CampaignState
+from followup.stages.timeline import Entry
 from followup.store import open_ledger
 from followup.store.cadences import (
     batch_facts,
@@ -190,28 +191,27 @@ def plan_next(setup: PlanSetup, business_now: datetime) -> NextSteps:
     return result
 
 
-def upcoming(setup: PlanSetup, candidate_id: str, business_now: datetime) -> list[dict]:
-    """What comes next in each of the candidate's cadences, for their timeline: the next step
-    and when it is due, or why none is (waiting, held, stopped, ended)."""
+def upcoming(setup: PlanSetup, candidate_id: str, business_now: datetime) -> list[Entry]:
+    """What comes next in each of the candidate's cadences, for their timeline (what the ledger
+    does not hold yet): the next step and when it is due, or why none will be."""
     entries = []
     for facts in candidate_facts(open_ledger(setup.ledger_url), candidate_id):
         if not facts.messages:
             continue
         plan = next_step(setup.cadence, setup.company, facts, business_now)
-        cadence = cadence_key(facts.decision, facts.channel)
-        if isinstance(plan, Verdict):
-            entries.append(
-                {
-                    "at": business_now,
-                    "what": plan.what,
-                    "cadence": cadence,
-                    "reason": plan.reason,
-                }
-            )
-        else:
-            entries.append({"at": plan.opens, "what": "next", "cadence": cadence, "step": plan.step, "kind": plan.kind,
-                            "channel": plan.channel, "reason": f"due now: {plan.note}"})  # fmt: skip
+        if isinstance(plan, Plan):
+            entries.append(Entry(plan.opens, "planned", plan.step, plan.kind, plan.channel, facts.campaign,
+                                 f"next: due now ({plan.note}); the next sweep plans it"))  # fmt: skip
+        elif plan.what == "waiting" and plan.reason.startswith("step") and " due " in plan.reason:
+            entries.append(Entry(business_now, "planned", campaign=facts.campaign, reason=f"next: {plan.reason}"))
+        elif plan.what != "waiting":
+            entries.append(Entry(business_now, _SAID[plan.what], campaign=facts.campaign, reason=plan.reason))
     return entries
+
+
+# A verdict as a timeline entry: held stays held; an answer or a stop ends the cadence as "stopped"
+# does; a cadence with no step left, or past its deadline, has its remaining steps "skipped".
+_SAID = {"held": "held", "stopped": "stopped", "ended": "skipped"}
 
 
 def _max_steps(spec: CadenceSpec) -> int:
