@@ -24,7 +24,8 @@ from followup.stages.summaries import SweepSummary
 from tasks.rendering import render_campaign
 from tasks.sending import due_campaigns, plan_next_steps, recover_claims, send_messages, waiting_messages
 
-_REPORTED = ("sent", "failed", "suppressed", "unknown", "retry_wait", "requests", "paused", "pause_reason")
+_REPORTED = ("sent", "failed", "suppressed", "cancelled", "moved", "unknown", "retry_wait", "requests", "paused",
+             "pause_reason")
 
 
 @flow(name="followup-sweep", validate_parameters=False)

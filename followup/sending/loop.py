@@ -32,8 +32,9 @@ How it keeps its promise (DESIGN.md, "The message ledger"):
   recorded, then KeyboardInterrupt is raised. A second Ctrl-C interrupts at once; whatever it
   leaves `sending` is settled by recover_dead_claims once the process has ended.
 
-The business clock (`business_now`) decides what is due; sent_at is on it too, advancing with
-real time from there. The real clock (`real_clock`) paces retries.
+The business clock (`business_now`) decides what is due and whether its send window is still
+open, advancing with real time from there, so a long run never sends after a window closed;
+sent_at is on it too. The real clock (`real_clock`) paces retries.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from sqlalchemy.engine import Engine
 from followup import channels
 from followup.sending.daily_cap import DailyAllowance
 from followup.sending.policy import SendPolicy, SendReport, TokenBucket
-from followup.store import sending
+from followup.store import sending, stop_rules
 from followup.store.owners import Owner
 from followup.transports.base import Envelope, SendOutcome, Transport, check_limits
 
@@ -158,7 +159,7 @@ class _Sender:
 
     def run(self) -> SendReport:
         self.report.suppressed += sending.suppress_due(self.engine, self.business_now, self.campaign)
-        sending.cancel_stopped_due(self.engine, self.business_now, self.campaign)
+        self.report.cancelled += sending.cancel_stopped_due(self.engine, self.business_now, self.campaign)
         threads = [
             threading.Thread(target=self._work, name=f"followup-send-{n}", daemon=True)
             for n in range(self.policy.concurrency)
@@ -261,7 +262,7 @@ class _Sender:
             sending.due_ids(
                 self.engine,
                 limit,
-                business_now=self.business_now,
+                business_now=self._business_clock(),
                 real_now=self._real_now(),
                 campaign=self.campaign,
                 channels=self.channels,
@@ -330,7 +331,7 @@ class _Sender:
                 conn,
                 self.owner,
                 needed,
-                business_now=self.business_now,
+                business_now=self._business_clock(),
                 real_now=self._real_now(),
                 campaign=self.campaign,
                 among=among,
@@ -362,19 +363,21 @@ class _Sender:
         if self.in_flight:
             return
         retry_at = sending.next_retry_at(
-            self.engine, business_now=self.business_now, campaign=self.campaign, channels=self.channels
+            self.engine, business_now=self._business_clock(), campaign=self.campaign, channels=self.channels
         )
         if retry_at is not None:
             wait_s = (retry_at - self._real_now()).total_seconds()
             if wait_s <= self.policy.wait_for_retries_s:
                 self.next_claim_at = time.monotonic() + min(_POLL_S, max(0.0, wait_s))
                 return
-        # Suppressions and stops recorded during the run can hide due messages from the
-        # look-ahead: settle them, and look again if there were any.
+        # Suppressions, stops and answers recorded during the run can hide due messages from
+        # the look-ahead: settle them, and look again if there were any.
         suppressed = sending.suppress_due(self.engine, self.business_now, self.campaign)
         cancelled = sending.cancel_stopped_due(self.engine, self.business_now, self.campaign)
-        if suppressed or cancelled:
+        answered = stop_rules.cancel_answered_due(self.engine, self.business_now, self.campaign)
+        if suppressed or cancelled or answered:
             self.report.suppressed += suppressed
+            self.report.cancelled += cancelled + answered
             self.next_claim_at = 0.0
             return
         self.halted.set()

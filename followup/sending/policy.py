@@ -39,6 +39,8 @@ class SendReport:
     retry_wait: int = 0  # left waiting for a retry when the run ended
     failed: int = 0
     suppressed: int = 0
+    cancelled: int = 0  # before a claim: a stop, an answer or a wrong number, or the offer deadline
+    moved: int = 0  # their send window closed before a sender got to them: moved to the next
     unknown: int = 0  # handed to the transport, and no answer came back: it may have gone out
     released: int = 0  # claimed, never handed to the transport, back to rendered
     paused: bool = False

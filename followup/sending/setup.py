@@ -7,11 +7,13 @@ No key and no explicit transport is a refusal, never a silent no-op.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from followup.cadence.file import load_cadence
+from followup.cadence.spec import CadenceSpec
 from followup.config import Settings
 from followup.sending.policy import SendPolicy
 from followup.transports import make_transport
@@ -58,7 +60,8 @@ class EmailSetup:
 @dataclass(frozen=True)
 class SendSetup:
     """Everything a send stage needs: the ledger, the sender, how email leaves, where the call
-    sheets go, how many processes send under which policy, the daily cap and its day."""
+    sheets go, how many processes send under which policy, the daily cap and its day, and the
+    cadence whose send windows a message that missed its window moves to."""
 
     ledger_url: str
     email: EmailSetup
@@ -68,8 +71,10 @@ class SendSetup:
     senders: int = 1  # sender processes (each under its own interpreter lock)
     policy: SendPolicy = SendPolicy()  # one process's policy
     daily_cap: int | None = None  # emails a day, all senders together
-    company_timezone: str | None = None  # whose day the cap counts (None: UTC)
+    company_timezone: str | None = None  # whose day the cap counts (None: UTC); zone of rows without one
     suppression_file: Path | None = None  # the user's do-not-contact list
+    company_country: str | None = None  # whose public holidays rows without a country keep
+    cadence: CadenceSpec = field(default_factory=load_cadence)
 
     @classmethod
     def of(cls, settings: Settings) -> SendSetup:
@@ -91,6 +96,8 @@ class SendSetup:
             daily_cap=settings.daily_cap,
             company_timezone=settings.timezone,
             suppression_file=settings.suppression_file,
+            company_country=settings.country,
+            cadence=load_cadence(settings.cadence_file),
         )
 
 

@@ -1,5 +1,7 @@
 """The send stage as the campaign flow and the sweep run it: recover what a dead sender left,
-then send what is due through the transports the setup chooses, in one or more processes.
+settle what must not be claimed (what an answer stopped; what missed its send window, moved to
+the next one), then send what is due through the transports the setup chooses, in one or more
+processes.
 
     recover(setup)
     report = send_stage(setup, business_now=now, campaign="autumn-round")
@@ -15,12 +17,13 @@ import logging
 import multiprocessing
 from datetime import datetime
 
+from followup.cadence.missed import after_close, offer_deadline, reach_of
 from followup.sending import SendReport, send_due
 from followup.sending.daily_cap import DailyAllowance
 from followup.sending.envelopes import EnvelopeBuilder
 from followup.sending.routing import on_call_sheets, router_for
 from followup.sending.setup import SendingRefused, SendSetup, check_can_send, sender_address
-from followup.store import control, open_ledger, owners, recovery, suppressions
+from followup.store import control, open_ledger, owners, recovery, stop_rules, suppressions, windows
 from followup.store.control import campaigns_with_due
 from followup.transports.base import Transport
 
@@ -71,12 +74,42 @@ def send_stage(
     the demo); otherwise the setup chooses it, and setup.senders processes send.
     Run recover() first, so a dead sender's claims are settled before anything is resent."""
     sender_address(setup)  # refuse before any process starts
+    cancelled, moved = before_claims(setup, business_now, campaign)
     if setup.senders > 1 and email is None:
         context = multiprocessing.get_context("spawn")
         with context.Pool(setup.senders) as pool:
-            reports = pool.starmap(_send_one, [(setup, business_now, campaign)] * setup.senders)
-        return SendReport.merge(reports)
-    return _send_one(setup, business_now, campaign, email)
+            report = SendReport.merge(pool.starmap(_send_one, [(setup, business_now, campaign)] * setup.senders))
+    else:
+        report = _send_one(setup, business_now, campaign, email)
+    report.cancelled += cancelled
+    report.moved += moved
+    return report
+
+
+def before_claims(setup: SendSetup, business_now: datetime, campaign: str | None = None) -> tuple[int, int]:
+    """Settle the due messages (of `campaign`, or all) no claim will take, once before the
+    senders start: those an answer or a wrong number stopped are cancelled; those whose window
+    closed before a sender got to them move to their next window, or are cancelled when that
+    would open at or after the offer deadline. Returns (cancelled, moved)."""
+    engine = open_ledger(setup.ledger_url)
+    cancelled = stop_rules.cancel_answered_due(engine, business_now, campaign)
+    moves, ended = [], []
+    for row in windows.closed_windows(engine, business_now, campaign):
+        reach = reach_of(row.timezone, row.country, row.recruiter_timezone, setup.company_timezone,
+                         setup.company_country)  # fmt: skip
+        deadline = offer_deadline(row.offer_deadline, reach.zone) if row.decision == "offer" else None
+        verdict = after_close(setup.cadence, reach, row.channel, business_now, row.window_closes,
+                              row.experiment_hour, deadline)  # fmt: skip
+        if verdict.window is None:
+            ended.append((row.id, row.window_closes, verdict.note))
+        else:
+            moves.append(windows.Move(row.id, row.window_closes, *verdict.window, verdict.note))
+    cancelled += windows.cancel_closed(engine, ended)
+    moved = windows.move_windows(engine, moves)
+    if moved or ended:
+        log.info("%d messages missed their send window: %d moved to the next one, %d past the offer deadline "
+                 "cancelled", moved + len(ended), moved, len(ended))  # fmt: skip
+    return cancelled, moved
 
 
 def _send_one(

@@ -5,10 +5,13 @@ failed | unknown, or back to rendered when its claim is released before the tran
 Every write that settles a claim is guarded by `status = 'sending' AND claimed_by = <owner>`, so
 a late or repeated write can never undo what another owner or a recovery decided.
 
-Two clocks (DESIGN.md): `business_now` decides what is due (scheduled_for); `real_now` paces
+Two clocks (DESIGN.md): `business_now` decides what is due (scheduled_for) and whether its send
+window is still open (window_closes); `real_now` paces
 retries (next_attempt_at) and dates claims (claimed_at), since X-RateLimit-Reset and a dead
 owner's stale claim are facts of real time. Every datetime is stored as UTC.
 
+A claim leaves out a message whose window closed (store.windows moves it to its next one), to a
+suppressed address, to a stopped person, or that an answer stopped (the rules: store.stop_rules).
 Who an owner is lives in owners.py; settling the claims of owners that died, in recovery.py.
 """
 
@@ -22,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from followup.models import Campaign, CampaignState, Candidate, Decision, Message, MessageStatus, Suppression, utcnow
-from followup.store import stops
+from followup.store import stop_rules, stops
 from followup.store.dialect import DriverSql, as_utc, aware, chunks, read_time
 from followup.store.owners import Owner
 
@@ -62,7 +65,8 @@ def _transaction(bind: Engine | sa.Connection) -> Iterator[sa.Connection]:
 
 
 def _suppression(msg: sa.FromClause) -> sa.Select:
-    """The reason the recipient of `msg` is suppressed (no row when they are not).
+    """The reason a suppression holds back `msg` (no row when none does): a bounce holds back its
+    email-delivered channels only (store.stop_rules).
 
     Suppressions come from SendGrid (lower-cased addresses) or from people (typed as the
     candidate's). The local part of an address may be case-sensitive, so both spellings are
@@ -71,9 +75,14 @@ def _suppression(msg: sa.FromClause) -> sa.Select:
     return (
         sa.select(_S.c.reason)
         .select_from(_C.join(_S, _S.c.email.in_([_C.c.email, sa.func.lower(_C.c.email)])))
-        .where(_C.c.candidate_id == msg.c.candidate_id)
+        .where(_C.c.candidate_id == msg.c.candidate_id, stop_rules.suppression_applies(_S.c.reason, msg.c.channel))
         .correlate(msg)
     )
+
+
+def _window_open(msg: sa.FromClause, business_now: datetime) -> sa.ColumnElement[bool]:
+    """A message goes out only inside its window: one picked up after the close moves instead."""
+    return sa.or_(msg.c.window_closes.is_(None), msg.c.window_closes > as_utc(business_now))
 
 
 def _campaign_open(msg: sa.FromClause) -> sa.ColumnElement[bool]:
@@ -107,7 +116,7 @@ def _close_due(
 
 
 def suppress_due(engine: Engine, now: datetime, campaign: str | None = None) -> int:
-    """Due messages to a suppressed address become `suppressed`, with the suppression's reason."""
+    """Due messages a suppression holds back become `suppressed`, with the suppression's reason."""
     reason = sa.literal("suppressed: ") + _suppression(_M).limit(1).scalar_subquery()
     return _close_due(engine, now, campaign, sa.exists(_suppression(_M)), MessageStatus.SUPPRESSED, reason)
 
@@ -134,14 +143,16 @@ def due_ids(
     claim() with `among=` a slice of these costs a few primary-key lookups, whatever the size
     of the ledger; finding the next due rows in order is the one query that has to look at every
     pending row (no index serves `status IN (...) ORDER BY scheduled_for`), so a sender runs it
-    once per few thousand messages instead of once per claim. Messages to suppressed addresses
-    and stopped people are left out, having been looked up for the first `limit` rows only:
-    fewer ids come back when some were suppressed or stopped since suppress_due and
-    cancel_stopped_due last ran. `channels`: only messages on these.
+    once per few thousand messages instead of once per claim. Messages whose window closed are
+    not due. Messages to suppressed addresses, to stopped people and those an answer stopped
+    are left out, having been looked up for the first `limit` rows only: fewer ids come back
+    when some were suppressed, stopped or answered since suppress_due, cancel_stopped_due and
+    stop_rules.cancel_answered_due last ran. `channels`: only messages on these.
     """
     conditions = [
         _M.c.status.in_(CLAIMABLE),
         sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= as_utc(business_now)),
+        _window_open(_M, business_now),
         sa.or_(_M.c.next_attempt_at.is_(None), _M.c.next_attempt_at <= as_utc(real_now)),
         _campaign_open(_M),
     ]
@@ -150,7 +161,7 @@ def due_ids(
     if channels is not None:
         conditions.append(_M.c.channel.in_(channels))
     first = (
-        sa.select(_M.c.id, _M.c.candidate_id, _M.c.scheduled_for)
+        sa.select(_M.c.id, _M.c.candidate_id, _M.c.channel, _M.c.cadence_started_at, _M.c.scheduled_for)
         .where(*conditions)
         .order_by(_M.c.scheduled_for, _M.c.id)
         .limit(limit)
@@ -158,7 +169,7 @@ def due_ids(
     )
     query = (
         sa.select(first.c.id)
-        .where(~sa.exists(_suppression(first)), ~stops.stopped(first.c.candidate_id))
+        .where(~sa.exists(_suppression(first)), ~stops.stopped(first.c.candidate_id), ~stop_rules.answered(first))
         .order_by(first.c.scheduled_for, first.c.id)
     )
     with engine.connect() as conn:
@@ -172,6 +183,7 @@ def next_retry_at(
     conditions = [
         _M.c.status == MessageStatus.RETRY_WAIT.value,
         sa.or_(_M.c.scheduled_for.is_(None), _M.c.scheduled_for <= as_utc(business_now)),
+        _window_open(_M, business_now),
         _campaign_open(_M),
     ]
     if campaign is not None:
@@ -200,6 +212,7 @@ def _claim_sql(sql: DriverSql, with_campaign: bool, among: int) -> str:
             SELECT due.id FROM messages AS due
             WHERE due.status IN ({_CLAIMABLE_SQL})
               AND (due.scheduled_for IS NULL OR due.scheduled_for <= {p})
+              AND (due.window_closes IS NULL OR due.window_closes > {p})
               AND (due.next_attempt_at IS NULL OR due.next_attempt_at <= {p})
               {f"AND due.campaign = {p}" if with_campaign else ""}
               {f"AND due.id IN ({sql.marks(among)})" if among else ""}
@@ -208,9 +221,10 @@ def _claim_sql(sql: DriverSql, with_campaign: bool, among: int) -> str:
               AND NOT EXISTS (
                   SELECT 1 FROM candidates AS c
                   JOIN suppressions AS s ON s.email IN (c.email, lower(c.email))
-                  WHERE c.candidate_id = due.candidate_id)
+                  WHERE c.candidate_id = due.candidate_id AND {stop_rules.SUPPRESSION_APPLIES_SQL})
               AND NOT EXISTS (
                   SELECT 1 FROM candidate_stops AS st WHERE st.candidate_id = due.candidate_id)
+              AND NOT {stop_rules.ANSWERED_SQL}
             ORDER BY due.scheduled_for, due.id
             LIMIT {p}
             {"" if sql.sqlite else "FOR UPDATE SKIP LOCKED"})
@@ -245,16 +259,19 @@ def claim(
 
     Claimed rows are `sending`, claimed_by the owner, claimed_at real_now, attempts + 1. Two
     owners never get the same row: on PostgreSQL the candidate rows are locked with SKIP
-    LOCKED, on SQLite the statement holds the single write lock. A message to a suppressed
-    address or to a stopped person is never claimed (suppress_due and cancel_stopped_due mark
-    it). `among`: only these ids (from due_ids).
+    LOCKED, on SQLite the statement holds the single write lock. A message is claimed only
+    inside its send window (window_closes on the business clock; store.windows moves it when the
+    window closed). A message a suppression holds back, to a stopped person, or that an answer
+    stopped is never claimed (suppress_due, cancel_stopped_due and stop_rules.cancel_answered_due
+    mark it). `among`: only these ids (from due_ids).
     """
     if limit <= 0 or (among is not None and not among):
         return []
     with _transaction(engine) as conn:
         sql = DriverSql.of(conn.dialect)
         at = sql.time(real_now)
-        params: list = [str(owner), at, at, sql.time(business_now), at]
+        business = sql.time(business_now)
+        params: list = [str(owner), at, at, business, business, at]
         if campaign is not None:
             params.append(campaign)
         params += [*(among or ()), limit]

@@ -21,6 +21,10 @@ from followup.models import Suppression, utcnow
 from followup.store.dialect import chunks
 
 REASON = "list"
+# Suppression reasons that say an address is bad, not that the person said no (SendGrid's hard
+# bounce): they hold back what is delivered by email, never a phone call (store.stop_rules).
+BOUNCE = "bounce"
+ADDRESS_ONLY = (BOUNCE,)
 _CHUNK = 1_000
 
 
