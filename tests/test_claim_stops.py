@@ -93,11 +93,18 @@ def test_a_response_recorded_between_planning_and_the_claim_stops_every_channel(
     answer(engine, "c2", "called_back", STARTED, channel="voicemail")  # at the very moment: it counts
     answer(engine, "c3", "no_answer", NOW - timedelta(hours=3), channel="voicemail")  # no answer is no response
     answer(engine, "c3", "auto_reply", NOW - timedelta(hours=2))
+    # Its window closed too: what the answer stopped is cancelled, not moved to another window.
+    closed = add(engine, "c4", channels=("email",))["email"]
+    answer(engine, "c4", "question", NOW - timedelta(days=1))
+    with engine.begin() as conn:
+        conn.execute(sa.update(Message).where(Message.message_key == closed).values(window_closes=NOW))
 
     assert claimable(engine) == set(fine.values())
     transport = MemoryTransport()
     report = send_stage(setup_for(ledger_url, tmp_path), business_now=NOW, email=transport)
-    assert sent(transport, tmp_path) == set(fine.values()) and (report.sent, report.cancelled) == (3, 6)
+    assert sent(transport, tmp_path) == set(fine.values())
+    assert (report.sent, report.cancelled, report.moved) == (3, 7, 0)
+    assert ledger(engine)[closed] == ("cancelled", "stopped: question 2026-11-19 15:00 by email")
     rows = ledger(engine)
     assert {rows[key] for key in replied.values()} == {("cancelled", "stopped: replied 2026-11-18 14:02 by email")}
     assert {rows[key] for key in called_back.values()} == {
