@@ -6,9 +6,9 @@ Every write that settles a claim is guarded by `status = 'sending' AND claimed_b
 a late or repeated write can never undo what another owner or a recovery decided.
 
 Two clocks (DESIGN.md): `business_now` decides what is due (scheduled_for) and whether its send
-window is still open (window_closes); `real_now` paces
-retries (next_attempt_at) and dates claims (claimed_at), since X-RateLimit-Reset and a dead
-owner's stale claim are facts of real time. Every datetime is stored as UTC.
+window is still open (window_closes); `real_now` paces retries (next_attempt_at) and dates claims
+(claimed_at), since X-RateLimit-Reset and a dead owner's stale claim are facts of real time.
+Every datetime is stored as UTC.
 
 A claim leaves out a message whose window closed (store.windows moves it to its next one), to a
 suppressed address, to a stopped person, or that an answer stopped (the rules: store.stop_rules).
