@@ -152,6 +152,11 @@ def _choices(step: Step, facts: CadenceFacts) -> Iterator[str]:
             yield IN_PERSON_STAND_IN
 
 
+def _opted_out(facts: CadenceFacts) -> bool:
+    """An opt-out, whenever it was said, stops all contact as an unsubscribe does."""
+    return any(answer.outcome == Outcome.OPT_OUT.value for answer in facts.answers)
+
+
 def _channel_for(step: Step, facts: CadenceFacts, company: Company, reach: Reach, phone_blocked: bool) -> str | None:
     """The first channel the step may go by that can reach the candidate, else None."""
     for channel in _choices(step, facts):
@@ -207,8 +212,8 @@ def first_step(
     by its drawn delay, in its drawn hour. Delays count from now when decided_at is missing."""
     if facts.stopped is not None:
         return Verdict("stopped", f"stopped: {facts.stopped}")
-    if facts.blocked == "all":
-        return Verdict("stopped", "suppressed: the address asked for no more mail")
+    if facts.blocked == "all" or _opted_out(facts):
+        return Verdict("stopped", "suppressed: the candidate asked for no more messages")
     reach = reach_of(facts, company)
     step = _steps(spec, facts)[0]
     channel = _channel_for(step, facts, company, reach, phone_blocked=False)
@@ -249,8 +254,8 @@ def next_step(spec: CadenceSpec, company: Company, facts: CadenceFacts, now: dat
     last = facts.messages[-1]
     if facts.stopped is not None:
         return Verdict("stopped", f"stopped: {facts.stopped}")
-    if facts.blocked == "all":
-        return Verdict("stopped", "suppressed: the address asked for no more mail")
+    if facts.blocked == "all" or _opted_out(facts):
+        return Verdict("stopped", "suppressed: the candidate asked for no more messages")
     started = facts.messages[0].sent_at
     for answer in facts.answers:
         if answer.outcome in _RESPONSES and started is not None and answer.at >= started:

@@ -27,6 +27,7 @@ from followup.models import (
     Suppression,
     utcnow,
 )
+from followup.store.suppressions import ADDRESS_ONLY
 from followup.store.dialect import aware, chunks
 
 _M, _C, _D = Message.__table__, Candidate.__table__, Decision.__table__
@@ -37,9 +38,6 @@ PENDING = (
     MessageStatus.RENDERED.value,
     MessageStatus.RETRY_WAIT.value,
 )
-# A hard bounce stops email only (the address is bad, the person has not said no); every other
-# suppression (an unsubscribe, a spam report, the user's list, an opt-out) stops all contact.
-EMAIL_ONLY_SUPPRESSIONS = ("bounce",)
 _FACT_COLUMNS = (
     _D.c.id, _D.c.candidate_id, _D.c.decision, _C.c.channel, _C.c.timezone, _C.c.country,
     _C.c.phone.is_not(None), _D.c.recruiter_timezone, _D.c.decided_at, _D.c.offer_deadline, _C.c.email,
@@ -116,7 +114,7 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
         addresses = sorted({*emails, *(e.lower() for e in emails)})
         for chunk in chunks(addresses):
             for email, reason in conn.execute(sa.select(_S.c.email, _S.c.reason).where(_S.c.email.in_(chunk))):
-                blocked = "email" if reason in EMAIL_ONLY_SUPPRESSIONS else "all"
+                blocked = "email" if reason in ADDRESS_ONLY else "all"
                 for fact in emails.get(email, []) + (emails.get(email.lower(), []) if email != email.lower() else []):
                     fact.blocked = "all" if "all" in (fact.blocked, blocked) else blocked
     return facts
