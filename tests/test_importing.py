@@ -92,7 +92,7 @@ def test_every_cell_is_a_python_str_or_missing(tmp_path):
 def test_public_column_lists_follow_the_design():
     assert REQUIRED_COLUMNS == ("candidate_id", "email", "first_name", "last_name", "role", "decision")
     assert OPTIONAL_COLUMNS[:4] == ("phone", "timezone", "country", "channel")
-    assert OPTIONAL_COLUMNS[-1] == "notes" and len(OPTIONAL_COLUMNS) == 22
+    assert OPTIONAL_COLUMNS[-1] == "notes" and len(OPTIONAL_COLUMNS) == 23
     assert {"notes", "reasons", "interests", "first_name", "role", "company"} <= FREE_TEXT_COLUMNS
     assert "email" not in FREE_TEXT_COLUMNS
 
@@ -438,6 +438,8 @@ def test_normalise_header(text, expected):
         ("Phone Number", "phone"),
         ("Mobile", "phone"),
         ("Time Zone", "timezone"),
+        ("Recruiter Time Zone", "recruiter_timezone"),
+        ("Recruiter TZ", "recruiter_timezone"),
         ("Decision", "decision"),
         ("Salary Min", "salary_min"),
         ("Currency", "currency"),

@@ -25,8 +25,8 @@ def valid_frame(overrides: dict | None = None) -> pd.DataFrame:
             "salary_min": 60000.0, "salary_max": 70000.0, "currency": "EUR", "location": "Lisbon",
             "reasons": "clear SQL; calm under pressure", "interests": "remote Fridays",
             "recruiter_name": "Sam Lee", "recruiter_email": "sam@acme.test", "recruiter_phone": "+351211234567",
-            "hiring_manager": "Kim", "company": "Acme", "meeting_at": pd.NaT, "meeting_location": None,
-            "notes": "line one\nline two", "source_line": 2,
+            "recruiter_timezone": "Europe/London", "hiring_manager": "Kim", "company": "Acme", "meeting_at": pd.NaT,
+            "meeting_location": None, "notes": "line one\nline two", "source_line": 2,
         },
         {
             "candidate_id": "C-2", "email": "bo@example.com", "first_name": "Bo", "last_name": "Nilsson",
@@ -34,8 +34,8 @@ def valid_frame(overrides: dict | None = None) -> pd.DataFrame:
             "role": "Analyst", "decision": "reject", "decided_at": pd.NaT, "offer_deadline": pd.NaT,
             "start_date": pd.NaT, "salary_min": float("nan"), "salary_max": float("nan"), "currency": None,
             "location": None, "reasons": "portfolio was thin", "interests": None, "recruiter_name": None,
-            "recruiter_email": None, "recruiter_phone": None, "hiring_manager": None, "company": None,
-            "meeting_at": pd.NaT, "meeting_location": None, "notes": None, "source_line": 3,
+            "recruiter_email": None, "recruiter_phone": None, "recruiter_timezone": None, "hiring_manager": None,
+            "company": None, "meeting_at": pd.NaT, "meeting_location": None, "notes": None, "source_line": 3,
         },
     ]  # fmt: skip
     frame = pd.DataFrame(rows)
@@ -168,3 +168,31 @@ def test_a_mixed_batch_inserts_the_new_rows_in_file_order_and_updates_the_known(
         ("C-3", "Analyst", "b2"),
     ]
     assert (cy.email, cy.first_batch_id, cy.last_batch_id) == ("cy@example.com", "b2", "b2")
+
+
+def test_an_ats_export_brings_the_recruiters_zone_to_the_decision_and_a_bad_one_quarantines(ledger_url, tmp_path):
+    """The planner reads decisions.recruiter_timezone for the call hours that suit both sides."""
+    from followup.stages.importing import ImportSetup, open_batch, read, store, validate
+
+    export = tmp_path / "round.csv"
+    export.write_text(
+        "Candidate ID,Email,First Name,Last Name,Job,Decision,Time Zone,Recruiter Time Zone\n"
+        "C-1,ana@example.com,Ana,Silva,Data Engineer,offer,Australia/Sydney,europe/london\n"
+        "C-2,bo@example.com,Bo,Nilsson,Analyst,offer,Europe/Stockholm,London\n"
+        "C-3,cy@example.com,Cy,Tan,Analyst,reject,Asia/Singapore,\n",
+        encoding="utf-8",
+    )
+    setup = ImportSetup(ledger_url, docs_dir=None, quarantine_dir=tmp_path / "quarantine", max_bad_share=0.5)
+    opened = open_batch(export, setup)
+    raw = read(export, None, opened, setup)
+    checked, quarantine_file = validate(raw, opened, setup)
+    assert store(opened, raw, checked, quarantine_file, setup).status == "imported"
+
+    bad = pd.read_csv(quarantine_file)
+    assert bad["candidate_id"].tolist() == ["C-2"] and bad["columns"].item() == "recruiter_timezone"
+    assert "Recruiter Time Zone 'London' is not a known time zone" in bad["reason"].item()
+    with Session(open_ledger(ledger_url)) as session:
+        stored = dict(session.execute(sa.select(Decision.candidate_id, Decision.recruiter_timezone)).all())
+        zones = dict(session.execute(sa.select(Candidate.candidate_id, Candidate.timezone)).all())
+    assert stored == {"C-1": "Europe/London", "C-3": None}
+    assert zones == {"C-1": "Australia/Sydney", "C-3": "Asia/Singapore"}  # the candidate's own column is apart

@@ -96,6 +96,9 @@ CASES = [
     ("CUR-BAD", {"currency": "EURO"}, "currency", "currency 'EURO' is not an ISO 4217 currency code"),
     ("TZ-OK", {"timezone": "europe/london"}, None, None),
     ("TZ-BAD", {"timezone": "Mars/Olympus_Mons"}, "timezone", "timezone 'Mars/Olympus_Mons' is not a known time zone"),
+    ("RTZ-OK", {"recruiter_timezone": "australia/sydney"}, None, None),
+    ("RTZ-BAD", {"recruiter_timezone": "London"}, "recruiter_timezone",
+     "recruiter_timezone 'London' is not a known time zone"),
     ("CC-OK", {"country": "gb"}, None, None),
     ("CC-BAD", {"country": "UK"}, "country", "country 'UK' is not a two-letter ISO 3166 country code"),
     ("LOC-OK", {"locale": "en_gb"}, None, None),
@@ -242,6 +245,8 @@ def test_valid_rows_are_typed_for_storage(checked):
     assert valid.loc["VM-INTL", "phone"] == "+442079460321" and valid.loc["VM-TRUNK", "phone"] == "+442079460321"
     assert pd.isna(valid.loc["OK", "phone"]) and pd.isna(valid.loc["OK", "timezone"])
     assert valid.loc["TZ-OK", "timezone"] == "Europe/London"
+    assert valid.loc["RTZ-OK", "recruiter_timezone"] == "Australia/Sydney"
+    assert pd.isna(valid.loc["OK", "recruiter_timezone"])
     assert valid.loc["CC-OK", "country"] == "GB" and valid.loc["LOC-OK", "locale"] == "en-GB"
     assert valid.loc["CRLF", "notes"] == "line one\nline two"
     assert valid.loc["TEXT-OK", "notes"] == "Prefers calls.\nAfter 5 pm:\tweekdays"

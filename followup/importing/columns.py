@@ -17,7 +17,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("candidate_id", "email", "first_name", "las
 OPTIONAL_COLUMNS: tuple[str, ...] = (
     "phone", "timezone", "country", "channel", "decided_at", "offer_deadline", "start_date", "salary_min",
     "salary_max", "currency", "location", "reasons", "interests", "recruiter_name", "recruiter_email",
-    "recruiter_phone", "hiring_manager", "company", "locale", "meeting_at", "meeting_location", "notes",
+    "recruiter_phone", "recruiter_timezone", "hiring_manager", "company", "locale", "meeting_at", "meeting_location",
+    "notes",
 )
 _CANONICAL = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 # May hold newlines and tabs (validation refuses other control characters).
@@ -88,6 +89,7 @@ _ALIAS_SOURCES: dict[str, tuple[str, ...]] = {
     "recruiter_name": ("Recruiter", "Recruiter Full Name"),
     "recruiter_email": ("Recruiter E-mail", "Recruiter Email Address"),
     "recruiter_phone": ("Recruiter Phone Number", "Recruiter Mobile"),
+    "recruiter_timezone": ("Recruiter Time Zone", "Recruiter TZ", "Recruiter Timezone"),
     "hiring_manager": ("Hiring Manager Name",),
     "company": ("Company Name", "Hiring Company"),
     "locale": ("Language", "Preferred Language", "Language Preference"),

@@ -20,7 +20,7 @@ CANDIDATE_FIELDS = ("email", "first_name", "last_name", "phone", "timezone", "co
 DECISION_FIELDS = (
     "decision", "decided_at", "offer_deadline", "start_date", "salary_min", "salary_max", "currency",
     "location", "reasons", "interests", "recruiter_name", "recruiter_email", "recruiter_phone",
-    "hiring_manager", "company", "meeting_at", "meeting_location", "notes",
+    "recruiter_timezone", "hiring_manager", "company", "meeting_at", "meeting_location", "notes",
 )  # fmt: skip
 
 

@@ -112,9 +112,10 @@ def prepare(
         unknown = upper.notna() & ~upper.isin(known)
         typed[c] = upper.mask(unknown)
         refuse(rule, c, rows_where(unknown), what)
-    typed["timezone"] = per_unique(col["timezone"], canonical_zone)
-    refuse("timezone_unknown", "timezone", rows_where(col["timezone"].notna() & typed["timezone"].isna()),
-           " is not a known time zone (use a name such as Europe/London or America/New_York)")  # fmt: skip
+    for c in ("timezone", "recruiter_timezone"):
+        typed[c] = per_unique(col[c], canonical_zone)
+        refuse(f"{c}_unknown", c, rows_where(col[c].notna() & typed[c].isna()),
+               " is not a known time zone (use a name such as Europe/London or America/New_York)")  # fmt: skip
     typed["locale"] = per_unique(col["locale"], canonical_locale)
     bad_locale = typed["locale"].notna() & ~typed["locale"].str.contains(LOCALE_PATTERN)
     refuse("locale_invalid", "locale", rows_where(bad_locale), " is not a language tag such as en or en-GB")

@@ -8,7 +8,7 @@ from followup.channels import CHANNEL_NAMES, needing
 from followup.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 SUITE_NAME = "candidate_batch"
-SUITE_VERSION = "1"
+SUITE_VERSION = "2"
 
 DECISIONS = ("offer", "reject")
 CHANNELS = CHANNEL_NAMES
@@ -36,7 +36,7 @@ MAX_LENGTH: dict[str, int] = {
     "decision": 32, "phone": 64, "timezone": 64, "country": 64, "channel": 32,
     "decided_at": 64, "offer_deadline": 64, "start_date": 64, "salary_min": 64, "salary_max": 64,
     "currency": 64, "location": 200, "reasons": 4000, "interests": 4000, "recruiter_name": 200,
-    "recruiter_email": 320, "recruiter_phone": 64, "hiring_manager": 200, "company": 200,
+    "recruiter_email": 320, "recruiter_phone": 64, "recruiter_timezone": 64, "hiring_manager": 200, "company": 200,
     "locale": 35, "meeting_at": 64, "meeting_location": 300, "notes": 4000,
 }  # fmt: skip
 
@@ -93,8 +93,8 @@ TEXT_COLUMNS = (
 TYPED_COLUMNS = (
     "candidate_id", "email", "first_name", "last_name", "role", "decision", "phone", "timezone",
     "country", "channel", "locale", *DATE_COLUMNS, *SALARY_COLUMNS, "currency", "location", "reasons",
-    "interests", "recruiter_name", "recruiter_email", "recruiter_phone", "hiring_manager", "company",
-    "meeting_location", "notes", "source_line",
+    "interests", "recruiter_name", "recruiter_email", "recruiter_phone", "recruiter_timezone", "hiring_manager",
+    "company", "meeting_location", "notes", "source_line",
 )  # fmt: skip
 
 
@@ -114,6 +114,7 @@ PROBLEMS = (
     ("phone_missing_for_voicemail", f"{_PHONE_LIST} candidates have a phone number"),
     ("recruiter_phone_invalid", "recruiter_phone, when given, is a valid number"),
     ("timezone_unknown", "timezone, when given, is an IANA time zone name"),
+    ("recruiter_timezone_unknown", "recruiter_timezone, when given, is an IANA time zone name"),
     ("country_unknown", "country, when given, is an ISO 3166 alpha-2 code"),
     ("currency_unknown", "currency, when given, is an ISO 4217 code"),
     ("locale_invalid", "locale, when given, is a language tag such as en or en-GB"),
