@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from typer.testing import CliRunner
@@ -194,3 +195,41 @@ def test_render_results_store_json_parts_or_null_and_touch_only_planned_rows(led
     assert nulls[second] and not nulls[first]  # SQL NULL, not the JSON text 'null'
     assert rows[third].status == "failed" and rows[third].last_error == "no template" and rows[third].variant is None
     assert rows[moved_on].status == "cancelled" and rows[moved_on].subject is None
+
+
+def test_a_nudge_names_the_reply_by_date_the_offer_named_unless_the_deadline_does(ledger_url, tmp_path):
+    """Without an offer deadline the date is set by the first message: a nudge rendered days later
+    names the same one, counted from when the cadence started, not from its own day."""
+    export = tmp_path / "round.csv"
+    export.write_text(
+        "candidate_id,email,first_name,last_name,role,decision,timezone,offer_deadline\n"
+        "C-OPEN,ann@example.com,Ann,Lee,Data Engineer,offer,America/New_York,\n"
+        "C-DUE,bo@example.com,Bo,Li,Analyst,offer,America/New_York,2026-12-11\n",
+        encoding="utf-8",
+    )
+    checked = validation.validate_batch(importing.read_batch(export), batch_id="b1", docs_dir=None)
+    engine = open_ledger(ledger_url)
+    store_batch(engine, BatchRecord(id="b1", source_name="round.csv", file_sha256="0" * 64), checked.valid)
+    offer_at = datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)  # Monday 09:00 in New York
+    sent_at = offer_at + timedelta(minutes=3)
+    nudge_at = datetime(2026, 12, 3, 14, 0, tzinfo=timezone.utc)  # three days on
+    with engine.begin() as conn:
+        decision_of = dict(conn.execute(sa.select(Decision.candidate_id, Decision.id)).all())
+        conn.execute(sa.insert(Message), [
+            {"message_key": f"k-{cid}-{step}", "campaign": "nov", "candidate_id": cid, "decision_id": decision_of[cid],
+             "kind": kind, "step": step, "channel": "email", "scheduled_for": due, "cadence_started_at": started}
+            for cid in decision_of
+            for step, kind, due, started in ((0, "offer", offer_at, None), (1, "offer_nudge", nudge_at, sent_at))
+        ])  # fmt: skip
+        step_of = dict(conn.execute(sa.select(Message.id, Message.step)).all())
+    ids = planned_ids(engine)
+    render_messages.fn(ledger_url, [i for i in ids if step_of[i] == 0], RenderSetup(), offer_at - timedelta(hours=1))
+    render_messages.fn(ledger_url, [i for i in ids if step_of[i] == 1], RenderSetup(), nudge_at)
+
+    with engine.connect() as conn:
+        texts = {(r.candidate_id, r.step): r.text_body for r in conn.execute(sa.select(Message.__table__))}
+    for cid, named in (("C-OPEN", "December 7, 2026"), ("C-DUE", "December 11, 2026")):
+        offer, nudge = texts[cid, 0], texts[cid, 1]
+        assert "I wanted to check in" in nudge  # the nudge's text, and it names a date
+        assert named in offer and named in nudge, (cid, offer, nudge)
+    assert "December 10, 2026" not in texts["C-OPEN", 1]  # a week from the nudge's own day

@@ -130,8 +130,12 @@ def candidate_context(
     now: datetime,
     message_key: str | None = None,
     step: int = 0,
+    cadence_started_at: Any = None,
 ) -> dict:
-    """Build a template context from a Candidate row and its Decision row (or one joined row)."""
+    """Build a template context from a Candidate row and its Decision row (or one joined row).
+
+    `cadence_started_at` is when the cadence's first message went out: a later step counts its
+    reply-by date from it."""
     ctx: dict[str, Any] = {}
     for field in _TEXT_FIELDS:
         value = candidate.get(field, _ABSENT)
@@ -154,8 +158,10 @@ def candidate_context(
     ctx["meeting_at"] = _moment(decision.get("meeting_at"))
     ctx["start_date"] = _day(decision.get("start_date"))
     ctx["offer_deadline"] = _deadline_day(decision.get("offer_deadline"), ctx["timezone"])
+    # Without a deadline the date is set once, by the first message: a nudge that named a week
+    # from its own day would move the date the candidate was first given.
     ctx["reply_by"] = ctx["offer_deadline"] or _local_day(
-        now_aware + _REPLY_WITHIN, ctx["timezone"]
+        (_moment(cadence_started_at) or now_aware) + _REPLY_WITHIN, ctx["timezone"]
     )
     ctx["message_key"] = message_key
     ctx["step"] = int(step)

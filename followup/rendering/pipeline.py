@@ -22,10 +22,11 @@ def render_chunk(
 
     Each row is a planned `messages` row joined with its candidate and decision: the message
     columns id, message_key, campaign, candidate_id, kind, step, channel, variant (None: assign
-    one now) and scheduled_for, plus the Candidate and Decision columns under their own names
-    (where names clash, the message's channel and id win). The text speaks from the moment the
-    message is due (scheduled_for), else from `now` (default: the real time), so "reply within
-    a week" and the default meeting slot count from when the candidate reads it.
+    one now), scheduled_for and cadence_started_at, plus the Candidate and Decision columns under
+    their own names (where names clash, the message's channel and id win). The text speaks from
+    the moment the message is due (scheduled_for), else from `now` (default: the real time), so
+    "reply within a week" and the default meeting slot count from when the candidate reads it;
+    a later step of a cadence counts the reply-by date from when its first message went out.
 
     Returns (rendered, failed): rendered rows carry the ledger columns to update (status
     'rendered', template, variant, subject, text_body, html_body, and what the sender needs
@@ -47,6 +48,7 @@ def render_chunk(
                 now=row.get("scheduled_for") or fallback_now,
                 message_key=row.get("message_key"),
                 step=row.get("step") or 0,
+                cadence_started_at=row.get("cadence_started_at"),
             )
             message = renderer.render(kind, channel, context, variant=variant)
         except (RenderError, ValueError) as exc:

@@ -17,7 +17,10 @@ from sqlalchemy.engine import Engine
 from followup.models import Message, MessageStatus, utcnow
 from followup.store.dialect import DriverSql, chunks
 
-_MESSAGE_COLUMNS = ("id", "message_key", "campaign", "candidate_id", "kind", "step", "channel", "variant", "scheduled_for")
+_MESSAGE_COLUMNS = (
+    "id", "message_key", "campaign", "candidate_id", "kind", "step", "channel", "variant", "scheduled_for",
+    "cadence_started_at",
+)  # fmt: skip
 _CANDIDATE_COLUMNS = ("email", "first_name", "last_name", "phone", "timezone", "country", "locale")
 _DECISION_COLUMNS = (
     "role", "decision", "decided_at", "offer_deadline", "start_date", "salary_min", "salary_max",
