@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
 from pydantic import SecretStr
+
+from followup.cadence import calendar
 
 from followup.rendering import (
     CHANNELS,
@@ -21,6 +23,7 @@ from followup.rendering import (
     builtin_templates_dir,
     candidate_context,
     message_key_from_unsubscribe_token,
+    render_chunk,
     sample_contexts,
 )
 
@@ -273,6 +276,32 @@ def test_default_slot_and_call_time_skip_public_holidays():
     # Thursday 2 April 2026, after hours in Berlin; Good Friday and Easter Monday are German holidays.
     assert call("DE") == "2026-04-07 10:00 CEST"
     assert call("US") == "2026-04-03 10:00 CEST"
+
+
+def test_a_voicemail_rendered_ahead_of_its_window_is_called_when_the_window_opens():
+    """The planner puts a call where the candidate's hours meet the recruiter's day, or at the
+    timing experiment's hour: the call sheet names that time, not the next business morning."""
+    berlin, new_york = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
+    monday_evening = datetime(2026, 11, 30, 19, 0, tzinfo=timezone.utc)  # 20:00 in Berlin
+    overlap = calendar.call_window(monday_evening, berlin, "DE", new_york, "US").opens
+    experiment_hour = (time(8), time(9))
+    experiment = calendar.call_window(monday_evening, berlin, "DE", new_york, "US", experiment_hour).opens
+    tuesday = datetime(2026, 12, 1, tzinfo=berlin)
+    assert (overlap, experiment) == (tuesday.replace(hour=15), tuesday.replace(hour=8))
+    row = {**OFFER_ROW, "id": 1, "message_key": "k", "campaign": "nov", "kind": "offer", "step": 0,
+           "channel": "voicemail", "variant": "a", "timezone": "Europe/Berlin", "country": "DE",
+           "phone": "+49 30 1234567"}  # fmt: skip
+
+    def called(scheduled_for: datetime, now: datetime) -> str:
+        renderer = Renderer(company_defaults=DEFAULTS)
+        (rendered,), _ = render_chunk(renderer, [{**row, "scheduled_for": scheduled_for}], now=now)
+        return rendered["call_sheet"]["local_time_to_call"]
+
+    assert called(overlap, monday_evening) == "2026-12-01 15:00 CET"  # 09:00 for the recruiter in New York
+    assert called(experiment, monday_evening) == "2026-12-01 08:00 CET"
+    # Rendered once the window is open, the call is now; once the day is over, the next morning.
+    assert called(overlap, datetime(2026, 12, 1, 15, 30, tzinfo=timezone.utc)) == "2026-12-01 16:30 CET"
+    assert called(overlap, datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)) == "2026-12-02 10:00 CET"
 
 
 def test_keep_in_touch_mail_carries_one_click_unsubscribe(renderer):

@@ -348,12 +348,19 @@ class Renderer:
                 template=main,
                 variable="phone",
             )
+        zone = get_zone(ctx["timezone"])
+        due = ctx.get("scheduled_for")
+        if due is not None and due > ctx["rendered_at"]:
+            # Rendered ahead of its window: the planner chose that time within the candidate's
+            # calling hours and the recruiter's own day (or at the timing experiment's hour),
+            # which call_time knows nothing of.
+            call_at = due.astimezone(zone)
+        else:
+            call_at = calendar.call_time(ctx["rendered_at"], zone, region)
         row = {
             "name": _one_line(ctx.get("full_name") or ""),
             "phone": phone,
-            "local_time_to_call": calendar.call_time(ctx["now"], get_zone(ctx["timezone"]), region).strftime(
-                "%Y-%m-%d %H:%M %Z"
-            ),
+            "local_time_to_call": call_at.strftime("%Y-%m-%d %H:%M %Z"),
             "script": script,
         }
         return OutboundMessage(

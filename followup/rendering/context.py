@@ -130,10 +130,13 @@ def candidate_context(
     now: datetime,
     message_key: str | None = None,
     step: int = 0,
+    scheduled_for: Any = None,
     cadence_started_at: Any = None,
 ) -> dict:
     """Build a template context from a Candidate row and its Decision row (or one joined row).
 
+    `now` is the clock the message is rendered by (the context's `rendered_at`); the text speaks
+    from when the message is due, `scheduled_for`, else from `now` (the context's `now`).
     `cadence_started_at` is when the cadence's first message went out: a later step counts its
     reply-by date from it."""
     ctx: dict[str, Any] = {}
@@ -143,9 +146,10 @@ def candidate_context(
             value = decision.get(field)
         # Inline for the common case, a string: nineteen fields a message.
         ctx[field] = (value.strip() or None) if value.__class__ is str else _text(value)
-    now_aware = _moment(now)
-    if now_aware is None:
+    rendered_at = _moment(now)
+    if rendered_at is None:
         raise ValueError("now is required")
+    due = _moment(scheduled_for)
     ctx["currency"] = ctx["currency"].upper() if ctx["currency"] else None
     ctx["country"] = ctx["country"].upper() if ctx["country"] else None
     ctx["decision"] = ctx["decision"].lower() if ctx["decision"] else None
@@ -158,14 +162,16 @@ def candidate_context(
     ctx["meeting_at"] = _moment(decision.get("meeting_at"))
     ctx["start_date"] = _day(decision.get("start_date"))
     ctx["offer_deadline"] = _deadline_day(decision.get("offer_deadline"), ctx["timezone"])
+    ctx["now"] = due or rendered_at
     # Without a deadline the date is set once, by the first message: a nudge that named a week
     # from its own day would move the date the candidate was first given.
     ctx["reply_by"] = ctx["offer_deadline"] or _local_day(
-        (_moment(cadence_started_at) or now_aware) + _REPLY_WITHIN, ctx["timezone"]
+        (_moment(cadence_started_at) or ctx["now"]) + _REPLY_WITHIN, ctx["timezone"]
     )
     ctx["message_key"] = message_key
     ctx["step"] = int(step)
-    ctx["now"] = now_aware
+    ctx["scheduled_for"] = due
+    ctx["rendered_at"] = rendered_at
     return ctx
 
 

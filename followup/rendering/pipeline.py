@@ -33,7 +33,7 @@ def render_chunk(
     besides: headers, attachments (base64) and the call-sheet row); failed rows carry status
     'failed' and last_error, the reason naming template, line and variable.
     """
-    fallback_now = now or datetime.now(timezone.utc)
+    render_now = now or datetime.now(timezone.utc)
     rendered: list[dict] = []
     failed: list[dict] = []
     for row in rows:
@@ -45,9 +45,10 @@ def render_chunk(
             context = candidate_context(
                 row,
                 row,
-                now=row.get("scheduled_for") or fallback_now,
+                now=render_now,
                 message_key=row.get("message_key"),
                 step=row.get("step") or 0,
+                scheduled_for=row.get("scheduled_for"),
                 cadence_started_at=row.get("cadence_started_at"),
             )
             message = renderer.render(kind, channel, context, variant=variant)
