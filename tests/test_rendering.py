@@ -277,6 +277,12 @@ def test_default_slot_and_call_time_skip_public_holidays():
     assert call("DE") == "2026-04-07 10:00 CEST"
     assert call("US") == "2026-04-03 10:00 CEST"
 
+    # No country: the zone's (tzdata's zone table). Wednesday evening before Thanksgiving in New York.
+    row = {**OFFER_ROW, "country": None, "timezone": "America/New_York", "phone": "+1 646 555 0187"}
+    ctx = candidate_context(row, row, now=datetime(2026, 11, 25, 23, 0, tzinfo=timezone.utc), message_key="k")
+    called = Renderer(company_defaults=DEFAULTS).render("offer", "voicemail", ctx).call_sheet_row
+    assert called["local_time_to_call"] == "2026-11-27 10:00 EST"
+
 
 def test_a_voicemail_rendered_ahead_of_its_window_is_called_when_the_window_opens():
     """The planner puts a call where the candidate's hours meet the recruiter's day, or at the

@@ -356,7 +356,10 @@ class Renderer:
             # which call_time knows nothing of.
             call_at = due.astimezone(zone)
         else:
-            call_at = calendar.call_time(ctx["rendered_at"], zone, region)
+            # The candidate's holidays as a send window keeps them: a row with only
+            # America/New_York is not called on Thanksgiving.
+            days_off = calendar.holiday_country(ctx.get("country"), ctx["timezone"], self.defaults.get("country"))
+            call_at = calendar.call_time(ctx["rendered_at"], zone, days_off)
         row = {
             "name": _one_line(ctx.get("full_name") or ""),
             "phone": phone,
