@@ -4,11 +4,12 @@ window, what follows each send and when, the stop rules, and the timing experime
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from followup.cadence.calendar import add_business_days, is_business_day
 from followup.cadence.file import load_cadence
 from followup.cadence.planner import Answer, CadenceFacts, Company, Plan, Sent, Verdict, draw, first_step, next_step
 from followup.cadence.spec import Experiment
@@ -364,6 +365,32 @@ def test_no_share_no_experiment():
     assert draw(SPEC, "autumn", "c00001") == (None, None, None)
     first = plan(first_step(SPEC, US, facts(), STEP0, "autumn"))
     assert (first.arm, first.delay_days, first.hour) == (None, None, None)
+
+
+def drawn(delay: int) -> str:
+    """A candidate id the trial campaign puts in the timing arm with `delay` business days."""
+    return next(f"c{n}" for n in range(10_000) if draw(TRIAL, "autumn", f"c{n}")[:2] == ("timing", delay))
+
+
+@pytest.mark.parametrize("delay", [0, 1, 2, 3])
+@pytest.mark.parametrize(
+    "now, due",
+    [
+        (local(NEW_YORK, 2026, 11, 16, 7, 0), date(2026, 11, 16)),  # a Monday morning: due that day
+        (local(NEW_YORK, 2026, 11, 21, 12, 0), date(2026, 11, 23)),  # a Saturday: due on Monday
+        (local(NEW_YORK, 2026, 11, 25, 18, 0), date(2026, 11, 27)),  # Wednesday evening, Thanksgiving next
+    ],
+)
+def test_the_timing_arm_goes_its_drawn_delay_after_the_due_day_at_its_drawn_hour(delay, now, due):
+    candidate = drawn(delay)
+    _, _, hour = draw(TRIAL, "autumn", candidate)
+    first = plan(first_step(TRIAL, US, facts(candidate_id=candidate), now, "autumn"))
+    assert (first.arm, first.delay_days, first.hour) == ("timing", delay, hour)
+    day = add_business_days(due, delay, "US")
+    assert is_business_day(day, "US")
+    assert (first.opens, first.closes) == (local(NEW_YORK, *day.timetuple()[:3], hour, 0),
+                                           local(NEW_YORK, *day.timetuple()[:3], hour + 1, 0))  # fmt: skip
+    assert f"timing experiment: +{delay} business days at {hour:02d}:00" in first.note
 
 
 def test_the_control_arm_keeps_the_default_window():

@@ -229,11 +229,10 @@ def first_step(
     arm, delay, hour = draw(spec, campaign, facts.candidate_id)
     if arm == "timing":
         if delay:
-            local = base.astimezone(reach.zone)
-            base = max(
-                base,
-                _local_start(add_business_days(local.date(), delay, reach.country), reach.zone),
-            )
+            # Counted from the day the step would otherwise go (a Saturday's offer goes Monday, so
+            # one day's delay is Tuesday), not from `base`'s date, which may be no business day.
+            due = window_for(spec, reach, channel, base).opens.astimezone(reach.zone)
+            base = _local_start(add_business_days(due.date(), delay, reach.country), reach.zone)
         note += f"; timing experiment: +{delay} business days at {hour:02d}:00"
     window = window_for(spec, reach, channel, base, hour)
     return _within_deadline(facts, reach, Plan(
