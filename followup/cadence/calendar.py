@@ -43,6 +43,9 @@ def public_holidays(country: str | None) -> holidays.HolidayBase | None:
         return None
 
 
+# Remembered: planning a sweep asks about the same few days and countries for every candidate,
+# and the holidays package's own lookup costs tens of times a dictionary's.
+@lru_cache(maxsize=16_384)
 def is_business_day(day: date, country: str | None = None) -> bool:
     if day.weekday() >= 5:
         return False

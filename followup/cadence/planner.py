@@ -35,6 +35,13 @@ LAST_RESORT = "email"
 # What an in-person step becomes for a candidate outside the office's country (when they have a phone).
 IN_PERSON_STAND_IN = "voicemail"
 _RESPONSES = frozenset(o.value for o in RESPONSES)
+# The statuses as plain strings: next_step runs for every open cadence of a sweep, and an enum
+# member's .value is a Python-level property lookup each time.
+_ON_ITS_WAY = frozenset(s.value for s in (MessageStatus.PLANNED, MessageStatus.RENDERED, MessageStatus.SENDING,
+                                          MessageStatus.RETRY_WAIT))  # fmt: skip
+_UNKNOWN, _FAILED = MessageStatus.UNKNOWN.value, MessageStatus.FAILED.value
+_CANCELLED, _SUPPRESSED = MessageStatus.CANCELLED.value, MessageStatus.SUPPRESSED.value
+_WRONG_NUMBER, _OUT_OF_OFFICE = Outcome.WRONG_NUMBER.value, Outcome.OUT_OF_OFFICE.value
 _ISO_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 
 
@@ -263,26 +270,19 @@ def next_step(spec: CadenceSpec, company: Company, facts: CadenceFacts, now: dat
                 f"stopped: {answer.outcome} {answer.at:%Y-%m-%d %H:%M} by {answer.channel}",
             )
     status = last.status
-    if status in (MessageStatus.PLANNED.value, MessageStatus.RENDERED.value, MessageStatus.SENDING.value,
-                  MessageStatus.RETRY_WAIT.value):  # fmt: skip
+    if status in _ON_ITS_WAY:
         return Verdict("waiting", f"step {last.step} is {status}")
-    if status == MessageStatus.UNKNOWN.value:
+    if status == _UNKNOWN:
         return Verdict("held", f"held: step {last.step}'s fate is unknown; see followup reconcile")
-    if status == MessageStatus.FAILED.value:
-        return Verdict(
-            "held",
-            f"held: step {last.step} failed ({last.last_error}); see followup retry --failed",
-        )
-    if status == MessageStatus.CANCELLED.value:
+    if status == _FAILED:
+        return Verdict("held", f"held: step {last.step} failed ({last.last_error}); see followup retry --failed")
+    if status == _CANCELLED:
         return Verdict("ended", f"ended: step {last.step} was cancelled ({last.last_error})")
-    bounced = status == MessageStatus.SUPPRESSED.value or (
-        facts.blocked == "email" and CHANNELS[last.channel].delivery == "email"
-    )
-    if status == MessageStatus.SUPPRESSED.value and facts.blocked != "email":
+    bounced = status == _SUPPRESSED or (facts.blocked == "email" and CHANNELS[last.channel].delivery == "email")
+    if status == _SUPPRESSED and facts.blocked != "email":
         return Verdict("ended", f"ended: step {last.step} was {last.last_error or 'suppressed'}")
     reach = reach_of(facts, company)
-    phone_blocked = any(a.outcome == Outcome.WRONG_NUMBER.value and started is not None and a.at >= started
-                        for a in facts.answers)  # fmt: skip
+    phone_blocked = started is not None and any(a.outcome == _WRONG_NUMBER and a.at >= started for a in facts.answers)
     wrong_number = phone_blocked and CHANNELS[last.channel].delivery == "call_sheet"
     steps = _steps(spec, facts)
     last_at = last.sent_at or now
@@ -337,7 +337,7 @@ def _postponed(
 ) -> tuple[datetime, str | None]:
     """An out-of-office reply since the last send moves the step to the return date it gives
     (an ISO date in the note), else on by the file's business days."""
-    away = [a for a in facts.answers if a.outcome == Outcome.OUT_OF_OFFICE.value and a.at >= since]
+    away = [a for a in facts.answers if a.outcome == _OUT_OF_OFFICE and a.at >= since]
     if not away:
         return moment, None
     answer = away[-1]

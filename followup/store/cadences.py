@@ -16,19 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from followup.cadence.planner import Answer, CadenceFacts, Sent
-from followup.models import (
-    Candidate,
-    CandidateChange,
-    CandidateStop,
-    Decision,
-    Message,
-    MessageStatus,
-    Response,
-    Suppression,
-    utcnow,
-)
+from followup.models import Candidate, CandidateChange, CandidateStop, Decision, Message, MessageStatus, Response, Suppression, utcnow
+from followup.store.dialect import DriverSql, aware, chunks, read_time
 from followup.store.suppressions import ADDRESS_ONLY
-from followup.store.dialect import aware, chunks
 
 _M, _C, _D = Message.__table__, Candidate.__table__, Decision.__table__
 _R, _S, _T = Response.__table__, Suppression.__table__, CandidateStop.__table__
@@ -74,46 +64,36 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
         by_candidate: dict[str, list[CadenceFacts]] = defaultdict(list)
         for fact in facts.values():
             by_candidate[fact.candidate_id].append(fact)
-        ids = sorted(facts)
-        for chunk in chunks(ids):
-            messages = sa.select(
-                _M.c.decision_id, _M.c.cadence, _M.c.campaign, _M.c.step, _M.c.kind, _M.c.channel, _M.c.status,
-                _M.c.sent_at, _M.c.last_error,
-            ).where(_M.c.decision_id.in_(chunk)).order_by(_M.c.decision_id, _M.c.step, _M.c.id)  # fmt: skip
-            for (
-                decision_id,
-                cadence,
-                campaign,
-                step,
-                kind,
-                channel,
-                status,
-                sent_at,
-                error,
-            ) in conn.execute(messages):
+        # The rows of many cadences, a chunk of keys at a time, through the driver as plain
+        # tuples: SQLAlchemy's compiling of long IN lists and its per-row processing cost more
+        # than the database's own work here.
+        driver = DriverSql.of(conn.dialect)
+        for chunk in chunks(sorted(facts)):
+            messages = conn.exec_driver_sql(
+                "SELECT decision_id, cadence, campaign, step, kind, channel, status, sent_at, last_error FROM messages"
+                f" WHERE decision_id IN ({driver.marks(len(chunk))}) ORDER BY decision_id, step, id", tuple(chunk),
+            )  # fmt: skip
+            for decision_id, cadence, campaign, step, kind, channel, status, sent_at, error in messages:
                 fact = facts[decision_id]
                 if cadence != f"{fact.decision}:{fact.channel}":
                     continue
                 fact.campaign = fact.campaign or campaign
-                fact.messages.append(Sent(step, kind, channel, status, aware(sent_at), error))
+                fact.messages.append(Sent(step, kind, channel, status, read_time(sent_at), error))
         for chunk in chunks(sorted(by_candidate)):
-            answers = (
-                sa.select(
-                    _R.c.candidate_id,
-                    _R.c.outcome,
-                    _R.c.received_at,
-                    _R.c.channel,
-                    _R.c.note,
-                )
-                .where(_R.c.candidate_id.in_(chunk))
-                .order_by(_R.c.received_at, _R.c.id)
-            )
-            for candidate_id, outcome, at, channel, note in conn.execute(answers):
+            answers = conn.exec_driver_sql(
+                "SELECT candidate_id, outcome, received_at, channel, note FROM responses"
+                f" WHERE candidate_id IN ({driver.marks(len(chunk))}) ORDER BY received_at, id", tuple(chunk),
+            )  # fmt: skip
+            for candidate_id, outcome, at, channel, note in answers:
+                answer = Answer(outcome, read_time(at), channel, note)
                 for fact in by_candidate[candidate_id]:
-                    fact.answers.append(Answer(outcome, aware(at), channel, note))
+                    fact.answers.append(answer)
         addresses = sorted({*emails, *(e.lower() for e in emails)})
         for chunk in chunks(addresses):
-            for email, reason in conn.execute(sa.select(_S.c.email, _S.c.reason).where(_S.c.email.in_(chunk))):
+            found = conn.exec_driver_sql(
+                f"SELECT email, reason FROM suppressions WHERE email IN ({driver.marks(len(chunk))})", tuple(chunk)
+            )
+            for email, reason in found:
                 blocked = "email" if reason in ADDRESS_ONLY else "all"
                 for fact in emails.get(email, []) + (emails.get(email.lower(), []) if email != email.lower() else []):
                     fact.blocked = "all" if "all" in (fact.blocked, blocked) else blocked
