@@ -15,7 +15,7 @@ from followup.cadence.planner import Answer, CadenceFacts, Company, Plan, Sent, 
 from followup.cadence.spec import Experiment
 
 SPEC = load_cadence(None)
-US = Company("America/New_York", "US")
+US = Company("America/New_York", "US", office=True)
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -189,6 +189,15 @@ def after_two_nudges(**values) -> CadenceFacts:
 )
 def test_the_third_nudge_is_a_call_else_a_meeting_in_the_office_country_else_an_email(values, channel):
     assert plan(next_step(SPEC, US, after_two_nudges(**values), utc(2026, 11, 16, 15, 0))).channel == channel
+
+
+@pytest.mark.parametrize("office, has_place, channel", [(False, False, "email"), (False, True, "in_person"),
+                                                        (True, False, "in_person")])  # fmt: skip
+def test_an_in_person_invite_needs_a_place_to_meet(office, has_place, channel):
+    """No meeting_location and no FOLLOWUP_OFFICE: an invite could not say where, so it is an email."""
+    company = Company("America/New_York", "US", office=office)
+    due = next_step(SPEC, company, after_two_nudges(has_phone=False, has_place=has_place), utc(2026, 11, 16, 15, 0))
+    assert plan(due).channel == channel
 
 
 def test_a_voicemail_offer_is_followed_by_the_offer_in_writing_the_same_day():

@@ -139,9 +139,9 @@ def test_a_round_goes_out_in_each_candidates_windows_and_follows_up_until_they_a
     r.run(october, at("2026-10-22"))
     r.sweeps(date(2026, 10, 22), date(2026, 11, 6))
     london = r.messages("lon-dst")
-    # No phone, so the last step is the in-person invite (no office country is set to rule it out).
+    # No phone, and no place to meet (no meeting_location, no FOLLOWUP_OFFICE): the last nudge is an email.
     assert steps(london) == [(0, "offer", "email", "sent"), (1, "offer_nudge", "email", "sent"),
-                             (2, "offer_nudge", "email", "sent"), (3, "offer_nudge", "in_person", "sent")]  # fmt: skip
+                             (2, "offer_nudge", "email", "sent"), (3, "offer_nudge", "email", "sent")]  # fmt: skip
     # Step 0 in summer time (09:00-17:00 BST is 08:00-16:00 UTC), step 1 two business days later
     # in winter time: the window stays 09:00-17:00 on the wall.
     assert utc(london[0]["window_closes"]) == at("2026-10-22", "16:00")

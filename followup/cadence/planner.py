@@ -52,6 +52,7 @@ class Company:
 
     timezone: str | None = None
     country: str | None = None
+    office: bool = False  # FOLLOWUP_OFFICE is set: there is a place to meet when a row names none
 
 
 class Sent(NamedTuple):
@@ -88,6 +89,7 @@ class CadenceFacts:
     recruiter_zone: str | None
     decided_at: datetime | None
     offer_deadline: datetime | None
+    has_place: bool = False  # the row names a meeting_location
     campaign: str | None = None  # the campaign that planned step 0
     messages: list[Sent] = field(default_factory=list)  # this cadence's, by step
     answers: list[Answer] = field(default_factory=list)  # the candidate's, oldest first
@@ -172,8 +174,10 @@ def _channel_for(step: Step, facts: CadenceFacts, company: Company, reach: Reach
             continue
         if spec.delivery == "call_sheet" and (not facts.has_phone or phone_blocked):
             continue
-        if spec.calendar_invite and company.country and reach.country != company.country:
-            continue  # an in-person meeting only for someone in the office's country
+        if spec.calendar_invite and (
+            (company.country and reach.country != company.country) or not (facts.has_place or company.office)
+        ):
+            continue  # an in-person meeting only in the office's country, and only with a place to meet
         return channel
     return None
 
