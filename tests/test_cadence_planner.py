@@ -15,7 +15,7 @@ from followup.cadence.planner import Answer, CadenceFacts, Company, Plan, Sent, 
 from followup.cadence.spec import Experiment
 
 SPEC = load_cadence(None)
-US = Company("America/New_York", "US", office=True)
+US = Company("America/New_York", "US", office=True, phone=True)
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -197,6 +197,16 @@ def test_an_in_person_invite_needs_a_place_to_meet(office, has_place, channel):
     """No meeting_location and no FOLLOWUP_OFFICE: an invite could not say where, so it is an email."""
     company = Company("America/New_York", "US", office=office)
     due = next_step(SPEC, company, after_two_nudges(has_phone=False, has_place=has_place), utc(2026, 11, 16, 15, 0))
+    assert plan(due).channel == channel
+
+
+@pytest.mark.parametrize("company_phone, has_callback, channel", [(False, False, "in_person"),
+                                                                 (False, True, "voicemail"), (True, False, "voicemail")])  # fmt: skip
+def test_a_voicemail_needs_a_number_to_call_back(company_phone, has_callback, channel):
+    """No recruiter_phone and no FOLLOWUP_PHONE: a voicemail could not end with a number, so the step
+    goes by the next channel that can reach the candidate."""
+    company = Company("America/New_York", "US", office=True, phone=company_phone)
+    due = next_step(SPEC, company, after_two_nudges(has_callback=has_callback), utc(2026, 11, 16, 15, 0))
     assert plan(due).channel == channel
 
 

@@ -35,13 +35,13 @@ UTC = timezone.utc
 # New York, and midday in Los Angeles.
 SWEEP_HOURS = (time(0, 30), time(9, 30), time(14, 30), time(20, 30))
 COLUMNS = ("candidate_id", "email", "first_name", "last_name", "role", "decision", "phone", "timezone", "country",
-           "channel", "decided_at", "offer_deadline")  # fmt: skip
+           "channel", "decided_at", "offer_deadline", "recruiter_phone")  # fmt: skip
 
 
 def person(cid, zone, country="", decision="offer", phone="", deadline="", decided="") -> dict:
     return dict(candidate_id=cid, email=f"{cid}@candidates.example.org", first_name=cid.title(), last_name="Test",
                 role="Data Engineer", decision=decision, phone=phone, timezone=zone, country=country, channel="email",
-                decided_at=decided, offer_deadline=deadline)  # fmt: skip
+                decided_at=decided, offer_deadline=deadline, recruiter_phone="+44 20 7946 0321")  # fmt: skip
 
 
 def write(path, rows) -> str:
@@ -98,7 +98,7 @@ class Round:
             writer.writerow(["candidate_id", "outcome", "at", "note", "channel"])
             writer.writerows(outcomes)
         summary = import_outcomes(path, now, OutcomeSetup.of(self.settings))
-        assert summary.stored == len(outcomes), summary
+        assert summary.recorded == len(outcomes), summary
 
     def messages(self, cid) -> list[dict]:
         with open_ledger(self.url).connect() as conn:

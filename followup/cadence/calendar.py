@@ -31,6 +31,12 @@ class Window(NamedTuple):
     closes: datetime
 
 
+# A country whose national list leaves out days most of it keeps: the United Kingdom's bank holidays
+# are set per nation, and the package's country-wide list has no Easter Monday or August bank
+# holiday. A row gives a country, not a nation, so England's (most of the population) stand in.
+_NATION = {"GB": "ENG"}
+
+
 @lru_cache(maxsize=64)
 def public_holidays(country: str | None) -> holidays.HolidayBase | None:
     """The national public holidays of `country` (ISO 3166 alpha-2), or None when it is unset or
@@ -38,7 +44,8 @@ def public_holidays(country: str | None) -> holidays.HolidayBase | None:
     if not country:
         return None
     try:
-        return holidays.country_holidays(country.upper())
+        country = country.upper()
+        return holidays.country_holidays(country, subdiv=_NATION.get(country))
     except NotImplementedError:
         return None
 

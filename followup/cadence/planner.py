@@ -53,6 +53,7 @@ class Company:
     timezone: str | None = None
     country: str | None = None
     office: bool = False  # FOLLOWUP_OFFICE is set: there is a place to meet when a row names none
+    phone: bool = False  # FOLLOWUP_PHONE is set: a voicemail has a number to call back when a row names none
 
 
 class Sent(NamedTuple):
@@ -90,6 +91,7 @@ class CadenceFacts:
     decided_at: datetime | None
     offer_deadline: datetime | None
     has_place: bool = False  # the row names a meeting_location
+    has_callback: bool = False  # the row names a recruiter_phone (a voicemail ends with a number to call)
     campaign: str | None = None  # the campaign that planned step 0
     messages: list[Sent] = field(default_factory=list)  # this cadence's, by step
     answers: list[Answer] = field(default_factory=list)  # the candidate's, oldest first
@@ -172,7 +174,9 @@ def _channel_for(step: Step, facts: CadenceFacts, company: Company, reach: Reach
         spec = CHANNELS[channel]
         if spec.delivery == "email" and facts.blocked is not None:
             continue
-        if spec.delivery == "call_sheet" and (not facts.has_phone or phone_blocked):
+        if spec.delivery == "call_sheet" and (
+            not facts.has_phone or phone_blocked or not (facts.has_callback or company.phone)
+        ):
             continue
         if spec.calendar_invite and (
             (company.country and reach.country != company.country) or not (facts.has_place or company.office)

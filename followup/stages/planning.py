@@ -60,7 +60,7 @@ class PlanSetup:
         return cls(
             settings.ledger_url,
             cadence or load_cadence(settings.cadence_file),
-            Company(settings.timezone, settings.country, bool(settings.office)),
+            Company(settings.timezone, settings.country, bool(settings.office), bool(settings.phone)),
         )
 
 

@@ -31,7 +31,7 @@ PENDING = (
 _FACT_COLUMNS = (
     _D.c.id, _D.c.candidate_id, _D.c.decision, _C.c.channel, _C.c.timezone, _C.c.country,
     _C.c.phone.is_not(None), _D.c.recruiter_timezone, _D.c.decided_at, _D.c.offer_deadline, _C.c.email,
-    _T.c.reason, _D.c.meeting_location.is_not(None),
+    _T.c.reason, _D.c.meeting_location.is_not(None), _D.c.recruiter_phone.is_not(None),
 )  # fmt: skip
 
 
@@ -57,7 +57,7 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
             fact = CadenceFacts(
                 decision_id=row[0], candidate_id=row[1], decision=row[2], channel=row[3], zone=row[4], country=row[5],
                 has_phone=bool(row[6]), recruiter_zone=row[7], decided_at=aware(row[8]), offer_deadline=aware(row[9]),
-                stopped=row[11], has_place=bool(row[12]),
+                stopped=row[11], has_place=bool(row[12]), has_callback=bool(row[13]),
             )  # fmt: skip
             facts[fact.decision_id] = fact
             emails[row[10]].append(fact)
