@@ -228,8 +228,8 @@ def test_a_nudge_names_the_reply_by_date_the_offer_named_unless_the_deadline_doe
 
     with engine.connect() as conn:
         texts = {(r.candidate_id, r.step): r.text_body for r in conn.execute(sa.select(Message.__table__))}
-    for cid, named in (("C-OPEN", "December 7, 2026"), ("C-DUE", "December 11, 2026")):
+    for cid, named in (("C-OPEN", "December 14, 2026"), ("C-DUE", "December 11, 2026")):
         offer, nudge = texts[cid, 0], texts[cid, 1]
         assert "I wanted to check in" in nudge  # the nudge's text, and it names a date
         assert named in offer and named in nudge, (cid, offer, nudge)
-    assert "December 10, 2026" not in texts["C-OPEN", 1]  # a week from the nudge's own day
+    assert "December 17, 2026" not in texts["C-OPEN", 1]  # two weeks from the nudge's own day

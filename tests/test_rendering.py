@@ -483,10 +483,10 @@ def test_candidate_context_keeps_optional_fields_present():
     assert ctx["salary_min"] == 50000 and isinstance(ctx["salary_min"], int)
     assert ctx["start_date"].isoformat() == "2024-05-01"
     assert ctx["decided_at"].tzinfo is not None
-    assert ctx["reply_by"].isoformat() == "2024-03-22"  # no deadline: a week after sending
+    assert ctx["reply_by"].isoformat() == "2024-03-29"  # no deadline: two weeks after sending
     late = datetime(2024, 3, 16, 2, 0, tzinfo=timezone.utc)  # still Friday evening in New York
     row = {"first_name": "A", "timezone": "America/New_York"}
-    assert candidate_context(row, {}, now=late)["reply_by"].isoformat() == "2024-03-22"
+    assert candidate_context(row, {}, now=late)["reply_by"].isoformat() == "2024-03-29"
 
 
 def test_preview_dict_is_json(renderer):

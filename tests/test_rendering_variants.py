@@ -133,5 +133,5 @@ def test_render_chunk_speaks_from_the_scheduled_time():
     later = datetime(2024, 4, 1, 14, 0, tzinfo=timezone.utc)
     (now_row,), _ = render_chunk(renderer, [_row(1, variant="a")])
     (later_row,), _ = render_chunk(renderer, [_row(1, variant="a", scheduled_for=later)])
-    assert "March 22, 2024" in now_row["text_body"]  # a week after sending
-    assert "April 8, 2024" in later_row["text_body"]
+    assert "March 29, 2024" in now_row["text_body"]  # two weeks after sending
+    assert "April 15, 2024" in later_row["text_body"]

@@ -20,9 +20,11 @@ from pydantic import SecretStr
 
 from .formatting import get_zone
 
-# Without an offer_deadline the offer still names a date: a week is long enough to decide
-# and short enough to keep the momentum the follow-up exists for.
-DEFAULT_REPLY_DAYS = 7
+# Without an offer_deadline the offer still names a date, fixed from the first message: two weeks
+# is long enough to decide, short enough to keep the momentum, and outlasts the default cadence
+# (its last nudge goes 7 business days after the offer, later over holidays), so no nudge names a
+# date that has passed.
+DEFAULT_REPLY_DAYS = 14
 _REPLY_WITHIN = timedelta(days=DEFAULT_REPLY_DAYS)
 
 _TEXT_FIELDS = (
