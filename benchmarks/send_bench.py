@@ -4,15 +4,25 @@ Seeds a ledger with rendered offer emails (bodies rendered by followup.rendering
 candidates, reused across generated candidates), starts the SendGrid-compatible sandbox in its
 own process with added latency, and times, side by side in one run:
 
-- the send stage as a campaign runs it (followup.stages.sending.send_stage: claim, send, record;
-  FOLLOWUP_SENDERS processes of FOLLOWUP_SEND_CONCURRENCY threads), then checks that every
-  message is `sent` and the sandbox accepted each message_key exactly once, under the X-Message-Id
-  the ledger stored;
+- the send stage as a campaign and the sweep run it (followup.stages.sending: the passes before
+  a claim, claim, send, record; FOLLOWUP_SENDERS processes of FOLLOWUP_SEND_CONCURRENCY threads),
+  then checks that every message it may send is `sent`, and the sandbox accepted each message_key
+  exactly once, under the X-Message-Id the ledger stored;
 - a plain serial loop over the official client, SendGridAPIClient(...).send(Mail(...));
 - `followup run` end to end on a generated batch, when the command exists (--run-rows 0: skip).
 
     python benchmarks/send_bench.py [--messages 100000] [--latency-ms 50] [--senders N]
         [--concurrency N] [--serial-messages 100] [--database-url URL] [--run-rows 100000]
+        [--held-share 0.01]
+
+The rows carry what a cadence's step carries (issue F4): a send window (scheduled_for,
+window_closes) and when the cadence began (cadence_started_at), so the claim checks the window
+and looks up each candidate's answers; the ledger holds answers and suppressions that do not stop
+a message (a reply from before the cadence began for a fifth of the candidates, a wrong number
+for a tenth, 10,000 suppressed addresses of other people) beside those that do: `--held-share`
+of the messages, a third each, have a reply since the cadence began (cancelled before the
+claim), a bounced address (suppressed), or a window that closed (moved to the next one). The
+bodies are the offer emails either way, so a body costs what it cost before.
 
 Prints one JSON document, then a one-line summary. Targets (issue F3): at least 1,000 messages/s,
 and at least 50 times the serial loop.
@@ -43,6 +53,7 @@ TARGET_RATE = 1_000.0
 TARGET_RATIO = 50.0
 CAMPAIGN = "bench"
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+CADENCE_STARTED = NOW - timedelta(days=3)
 API_KEY = "SG.bench"
 FROM_EMAIL, FROM_NAME = "jobs@acme.example", "Acme Recruiting"
 _SEED_CHUNK = 20_000
@@ -60,9 +71,30 @@ def rendered_offers() -> list:
     return [renderer.render("offer", "email", c) for c in sample_contexts() if c.get("decision") == "offer"]
 
 
-def seed(url: str, messages: int) -> dict:
-    """A batch, and per message its own candidate, offer decision and rendered message row."""
-    from followup.models import Batch, Candidate, Decision, Message
+def held(n: int, share: float) -> str | None:
+    """What holds message `n` back, spread evenly: "replied", "bounced", "closed", or None."""
+    every = round(3 / share) if share > 0 else 0
+    if not every or n % every >= 3:
+        return None
+    return ("replied", "bounced", "closed")[n % every]
+
+
+def answers(n: int, share: float) -> list[tuple[str, datetime]]:
+    """Candidate `n`'s recorded answers (outcome, when)."""
+    found = []
+    if n % 5 == 0:  # to last year's message: stops nothing now
+        found.append(("replied", CADENCE_STARTED - timedelta(days=300)))
+    if n % 10 == 1:  # stops the phone steps, not these emails
+        found.append(("wrong_number", CADENCE_STARTED + timedelta(days=1)))
+    if held(n, share) == "replied":
+        found.append(("replied", CADENCE_STARTED + timedelta(days=1)))
+    return found
+
+
+def seed(url: str, messages: int, held_share: float) -> dict:
+    """A batch, and per message its own candidate, offer decision and rendered message row in an
+    open window; the answers and suppressions described above."""
+    from followup.models import Batch, Candidate, Decision, Message, Response, Suppression
     from followup.store import open_ledger
 
     offers = rendered_offers()
@@ -90,10 +122,24 @@ def seed(url: str, messages: int) -> dict:
                  "candidate_id": f"c{n:07d}", "decision_id": n + 1, "kind": "offer", "step": 0,
                  "channel": "email", "variant": offer.variant, "template": offer.template, "status": "rendered",
                  "subject": offer.subject, "text_body": offer.text, "html_body": offer.html,
-                 "headers": offer.headers or None, "scheduled_for": NOW - timedelta(hours=1)}
+                 "headers": offer.headers or None, "scheduled_for": NOW - timedelta(hours=1),
+                 "window_closes": NOW - timedelta(minutes=1) if held(n, held_share) == "closed"
+                 else NOW + timedelta(hours=8), "cadence_started_at": CADENCE_STARTED}
                 for n in numbers
                 for offer in [offers[n % len(offers)]]
             ])  # fmt: skip
+            conn.execute(sa.insert(Response), [
+                {"candidate_id": f"c{n:07d}", "channel": "email", "outcome": outcome, "received_at": at,
+                 "source": "bench", "dedupe_key": f"bench-{n}-{i}"}
+                for n in numbers
+                for i, (outcome, at) in enumerate(answers(n, held_share))
+            ])  # fmt: skip
+            bounced = [{"email": f"candidate.{n}@example.com", "reason": "bounce", "source": "bench"}
+                       for n in numbers if held(n, held_share) == "bounced"]  # fmt: skip
+            if bounced:
+                conn.execute(sa.insert(Suppression), bounced)
+        conn.execute(sa.insert(Suppression), [{"email": f"someone.else.{n}@example.com", "reason": "unsubscribe",
+                                               "source": "bench"} for n in range(10_000)])  # fmt: skip
     return {
         "seconds": round(time.perf_counter() - started, 2),
         "distinct_bodies": len(offers),
@@ -135,7 +181,8 @@ def time_send_stage(settings, sandbox) -> dict:
         "seconds": round(seconds, 2),
         "messages_per_s": round(report.sent / seconds, 1),
         "report": {"sent": report.sent, "failed": report.failed, "retry_wait": report.retry_wait,
-                   "unknown": report.unknown, "requests": report.requests, "paused": report.paused,
+                   "unknown": report.unknown, "suppressed": report.suppressed, "cancelled": report.cancelled,
+                   "moved": report.moved, "requests": report.requests, "paused": report.paused,
                    "errors": dict(report.errors)},  # fmt: skip
         "cpu_s": {"senders": round(senders_cpu, 2), "sandbox": round(sandbox_cpu, 2)},
         "cpu_us_per_message": {
@@ -146,8 +193,18 @@ def time_send_stage(settings, sandbox) -> dict:
     }
 
 
-def verify(url: str, sandbox, messages: int) -> dict:
-    """Every message `sent`, each key accepted exactly once, under the id the ledger holds."""
+# What becomes of a held message: a reply cancels it, a bounce suppresses it, and one whose window
+# closed moves to the next window, which at NOW (09:00 UTC on a Thursday) is open already.
+_HELD_STATUS = {None: "sent", "replied": "cancelled", "bounced": "suppressed", "closed": "sent"}
+
+
+def expected_statuses(messages: int, held_share: float) -> Counter:
+    return Counter(_HELD_STATUS[held(n, held_share)] for n in range(messages))
+
+
+def verify(url: str, sandbox, expected: Counter) -> dict:
+    """Every message the stage may send `sent`, the others as the stop rules leave them, each
+    sent key accepted exactly once, under the id the ledger holds."""
     from followup.store import open_ledger
 
     with open_ledger(url).connect() as conn:
@@ -163,13 +220,18 @@ def verify(url: str, sandbox, messages: int) -> dict:
         "ledger_statuses": dict(statuses),
         "accepted_by_sandbox": len(accepted),
         "keys_accepted_more_than_once": sum(1 for n in times.values() if n > 1),
-        "keys_never_accepted": sum(1 for row in ledger if row.message_key not in times),
-        "provider_id_mismatches": sum(1 for row in ledger if id_of.get(row.message_key) != row.provider_message_id),
+        "expected_statuses": dict(expected),
+        "keys_never_accepted": sum(1 for row in ledger if row.status == "sent" and row.message_key not in times),
+        "unsent_keys_accepted": sum(1 for row in ledger if row.status != "sent" and row.message_key in times),
+        "provider_id_mismatches": sum(
+            1 for row in ledger if row.status == "sent" and id_of.get(row.message_key) != row.provider_message_id
+        ),
     }
     checks["ok"] = (
-        statuses == Counter({"sent": messages})
-        and len(accepted) == messages
+        statuses == expected
+        and len(accepted) == expected["sent"]
         and checks["keys_accepted_more_than_once"] == checks["keys_never_accepted"] == 0
+        and checks["unsent_keys_accepted"] == 0
         and checks["provider_id_mismatches"] == 0
     )
     return checks
@@ -246,6 +308,8 @@ def main() -> None:
                         help="share of bodies the sandbox checks against SendGrid's schema")  # fmt: skip
     parser.add_argument("--database-url", help="a PostgreSQL ledger (an empty schema); default: SQLite in a temp dir")
     parser.add_argument("--run-rows", type=int, default=100_000, help="rows for `followup run`; 0: skip it")
+    parser.add_argument("--held-share", type=float, default=0.01,
+                        help="share of messages a reply, a bounce or a closed window holds back")  # fmt: skip
     opts = parser.parse_args()
 
     from followup.config import Settings
@@ -254,7 +318,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="send-bench-"))
     url = opts.database_url or f"sqlite:///{workdir / 'ledger.db'}"
     load_before = load()
-    seeded = seed(url, opts.messages)
+    seeded = seed(url, opts.messages, opts.held_share)
     chosen = {"senders": opts.senders, "send_concurrency": opts.concurrency}
     config = SandboxConfig(api_key=API_KEY, latency_ms=opts.latency_ms, validate_share=opts.validate_share)
     with Sandbox(config, process=True) as sandbox:
@@ -272,7 +336,7 @@ def main() -> None:
         load_at_start = load()
         stage = time_send_stage(settings, sandbox)
         load_after = load()
-        checks = verify(url, sandbox, opts.messages)
+        checks = verify(url, sandbox, expected_statuses(opts.messages, opts.held_share))
         sandbox_stats = sandbox.stats()
     shutil.rmtree(workdir, ignore_errors=True)
     run = (
@@ -287,6 +351,7 @@ def main() -> None:
     result = {
         "benchmark": "send_stage",
         "messages": opts.messages,
+        "held_share": opts.held_share,
         "latency_ms": opts.latency_ms,
         "sandbox_validate_share": opts.validate_share,
         "ledger": sa.make_url(url).get_backend_name(),
