@@ -93,7 +93,11 @@ def run_campaign(
 
 
 def _count_planned(summary: CampaignSummary, plan: PlanResult) -> None:
-    summary.planned, summary.already_planned, summary.stopped = plan.planned, plan.already, plan.stopped
+    summary.planned, summary.stopped = plan.planned, plan.stopped
+    # A re-import writes only the rows it changes, so the plan stage sees those alone; every other
+    # valid row is a decision stored before, whose cadence goes on (or was never planned: its file
+    # was imported without a run).
+    summary.already_planned = max(plan.already, summary.batch.valid - plan.planned - plan.stopped)
     summary.rerendered = plan.rerendered
     summary.changed = [asdict(change) for change in plan.changed]
     if plan.sent_before_change:

@@ -417,3 +417,16 @@ def test_the_control_arm_keeps_the_default_window():
     first = plan(first_step(TRIAL, US, facts(candidate_id=candidate), STEP0, "autumn"))
     assert (first.arm, first.delay_days, first.hour) == ("control", None, None)
     assert (first.opens, first.closes) == (STEP0, local(NEW_YORK, 2026, 11, 16, 17, 0))
+
+
+def test_a_deadline_imported_as_a_date_lasts_to_the_end_of_that_day_where_the_candidate_lives():
+    """The import stores a date as midnight in the candidate's zone (Athens: 22:00 UTC the day
+    before); it is the whole of that day, not its first moment."""
+    from followup.cadence.missed import offer_deadline
+
+    athens = ZoneInfo("Europe/Athens")
+    stored = datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc)  # 2026-11-30 00:00 in Athens
+    deadline = offer_deadline(stored, athens)
+    assert (deadline.at, deadline.label) == (datetime(2026, 12, 1, 0, 0, tzinfo=athens), "2026-11-30")
+    at_three = datetime(2026, 11, 30, 13, 0, tzinfo=timezone.utc)  # a deadline with a time is that moment
+    assert offer_deadline(at_three, athens).at == at_three

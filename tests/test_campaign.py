@@ -9,6 +9,7 @@ import json
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -27,6 +28,8 @@ from followup.store import control, open_ledger, reports
 from followup.transports.memory import MemoryTransport
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+# Exactly-once sending, pauses and retries, not the cadence: every moment is a send window.
+ANYTIME = Path(__file__).parent / "cadences" / "anytime.yaml"
 runner = CliRunner()
 KEY = "SG.test"
 
@@ -47,7 +50,7 @@ def sandbox():
 
 def settings_for(tmp_path, ledger_url, sandbox=None, **extra) -> Settings:
     values = dict(data_dir=tmp_path / "data", database_url=ledger_url, from_email="jobs@acme.example",
-                  from_name="Acme Recruiting", send_concurrency=8, senders=1)  # fmt: skip
+                  from_name="Acme Recruiting", send_concurrency=8, senders=1, cadence_file=ANYTIME)  # fmt: skip
     if sandbox is not None:
         values.update(transport="sendgrid", sendgrid_api_key=SecretStr(KEY), sendgrid_api_host=sandbox.url)
     return Settings(**{**values, **extra})
@@ -217,6 +220,7 @@ def test_the_run_command_writes_eml_files_then_pause_stop_and_cancel_steer_the_l
     monkeypatch.setenv("FOLLOWUP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FOLLOWUP_FROM_EMAIL", "jobs@acme.example")
     monkeypatch.setenv("FOLLOWUP_TRANSPORT", "file")
+    monkeypatch.setenv("FOLLOWUP_CADENCE_FILE", str(ANYTIME))
     result = runner.invoke(app, ["run", str(path), "--campaign", "nov", "--now", SAMPLE_NOW.isoformat()])
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == channels["email"] + channels["in_person"]

@@ -4,7 +4,8 @@ until the stop is undone; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from followup.store.owners import Owner
 from followup.transports.memory import MemoryTransport
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+# What a stop does, not the cadence: every moment is a send window.
+ANYTIME = Path(__file__).parent / "cadences" / "anytime.yaml"
 runner = CliRunner()
 LATER = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
@@ -33,7 +36,7 @@ def frame():
 
 def settings_for(tmp_path, ledger_url) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=ledger_url, from_email="jobs@acme.example",
-                    send_concurrency=4, senders=1)  # fmt: skip
+                    send_concurrency=4, senders=1, cadence_file=ANYTIME)  # fmt: skip
 
 
 def messages(url: str) -> list[dict]:
@@ -48,10 +51,12 @@ def recipients(transport: MemoryTransport) -> set[str]:
 def a_second_round_due_later(url: str) -> None:
     """Every message rendered again and due at LATER: a round to stop before it goes out."""
     with open_ledger(url).begin() as conn:
-        conn.execute(sa.update(Message).values(status="rendered", scheduled_for=LATER, sent_at=None))
+        conn.execute(sa.update(Message).values(status="rendered", scheduled_for=LATER, window_closes=None, sent_at=None))
 
 
-def test_a_stop_lasts_through_reimports_of_the_same_and_a_corrected_file_until_it_is_undone(ledger_url, tmp_path, frame):
+def test_a_stop_lasts_through_reimports_of_the_same_and_a_corrected_file_until_it_is_undone(ledger_url, tmp_path):
+    # Four offers among the twelve, the first the one to stop: offers are what a sweep nudges.
+    frame = generate_batch(12, seed=8, bad_share=0.0, channel_mix=(1.0, 0.0, 0.0), now=SAMPLE_NOW)
     path = write_batch(frame, tmp_path / "round.csv")
     settings = settings_for(tmp_path, ledger_url)
     assert run_campaign(path, "nov", None, settings, SAMPLE_NOW, email=MemoryTransport()).counts == {"sent": 12}
@@ -59,24 +64,30 @@ def test_a_stop_lasts_through_reimports_of_the_same_and_a_corrected_file_until_i
     who = frame.iloc[0]["candidate_id"]
     control.stop_candidate(engine, who, "hired elsewhere")
 
-    # A corrected file plans the decisions it changed: the stopped person's and one other.
+    # The same file again, and a corrected re-export, under other campaigns: one cadence per
+    # decision, so nothing is planned twice, and the stopped person is counted as stopped.
     corrected = frame.copy()
     corrected.loc[corrected.index[0], ["first_name", "notes"]] = ["Anabela", "moved to Lisbon"]
     corrected.loc[corrected.index[1], "notes"] = "prefers mornings"
     corrected_path = write_batch(corrected, tmp_path / "round-corrected.csv")
-    for campaign, batch, others in (("nov-again", path, 11), ("nov-corrected", corrected_path, 1)):
+    for campaign, batch in (("nov-again", path), ("nov-corrected", corrected_path)):
         transport = MemoryTransport()
         summary = run_campaign(batch, campaign, None, settings, SAMPLE_NOW, email=transport)
-        assert (summary.planned, summary.already_planned, summary.stopped) == (others, 0, 1)
-        assert summary.to_json()["stopped"] == 1
-        assert summary.counts == {"sent": others} and len(recipients(transport)) == others
-        assert who not in recipients(transport)
+        assert (summary.planned, summary.already_planned, summary.stopped) == (0, 11, 1)
+        assert summary.to_json()["stopped"] == 1 and not transport.outbox
     assert [m["campaign"] for m in messages(ledger_url) if m["candidate_id"] == who] == ["nov"]
 
+    # The nudges two business days on go to every offer but the stopped person's (rejections are
+    # never nudged), until the stop is undone.
+    offers = set(frame.loc[frame["decision"] == "offer", "candidate_id"])
+    assert who in offers and len(offers) > 2
+    nudges = SAMPLE_NOW + timedelta(days=4)  # Monday: two business days on, before any offer deadline
+    transport = MemoryTransport()
+    sweep(settings, nudges, email=transport)
+    assert recipients(transport) == offers - {who}
     assert control.undo_stop(engine, who) == "hired elsewhere"
     transport = MemoryTransport()
-    summary = run_campaign(corrected_path, "nov-corrected", None, settings, SAMPLE_NOW, email=transport)
-    assert (summary.planned, summary.already_planned, summary.stopped) == (1, 1, 0)
+    sweep(settings, nudges, email=transport)
     assert recipients(transport) == {who}
 
 
@@ -114,6 +125,7 @@ def test_stop_with_a_reason_then_undo_on_the_command_line(ledger_url, tmp_path, 
     monkeypatch.setenv("FOLLOWUP_DATABASE_URL", ledger_url)
     monkeypatch.setenv("FOLLOWUP_FROM_EMAIL", "jobs@acme.example")
     monkeypatch.setenv("FOLLOWUP_TRANSPORT", "file")
+    monkeypatch.setenv("FOLLOWUP_CADENCE_FILE", str(ANYTIME))
     monkeypatch.setenv("FOLLOWUP_SECRET_KEY", "a-secret-for-the-tests")  # a PostgreSQL ledger keeps no key file
     first = runner.invoke(app, ["run", str(path), "--campaign", "nov", "--now", SAMPLE_NOW.isoformat()])
     assert first.exit_code == 0, first.output
@@ -136,7 +148,8 @@ def test_stop_with_a_reason_then_undo_on_the_command_line(ledger_url, tmp_path, 
     assert stops == {who: ("took a counter-offer", "cli"), other: ("stopped by hand", "cli")}
 
     run = runner.invoke(app, ["run", str(path), "--campaign", "dec", "--now", LATER.isoformat(), "--json"])
-    assert run.exit_code == 0 and (json.loads(run.stdout)["planned"], json.loads(run.stdout)["stopped"]) == (10, 2)
+    planned = json.loads(run.stdout)
+    assert run.exit_code == 0 and (planned["planned"], planned["already_planned"], planned["stopped"]) == (0, 10, 2)
     run = runner.invoke(app, ["run", str(path), "--campaign", "jan", "--now", LATER.isoformat()])
     assert "2 candidates not planned: they are stopped" in run.stdout
 
@@ -145,4 +158,5 @@ def test_stop_with_a_reason_then_undo_on_the_command_line(ledger_url, tmp_path, 
     assert runner.invoke(app, ["stop", who, "--undo"]).exit_code == 2
     assert next(m["status"] for m in messages(ledger_url) if m["candidate_id"] == who and m["campaign"] == "nov") == "cancelled"
     run = runner.invoke(app, ["run", str(path), "--campaign", "feb", "--now", LATER.isoformat(), "--json"])
-    assert (json.loads(run.stdout)["planned"], json.loads(run.stdout)["stopped"]) == (11, 1)
+    planned = json.loads(run.stdout)
+    assert (planned["planned"], planned["already_planned"], planned["stopped"]) == (0, 11, 1)

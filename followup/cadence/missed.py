@@ -10,45 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from followup.cadence.calendar import Window, holiday_country
+from followup.cadence.calendar import Window
 from followup.cadence.spec import CadenceSpec
 from followup.cadence.windows import Reach, window_for
-
-_UTC = "UTC"
-
-
-def _zone(name: str | None, fallback: str | None) -> ZoneInfo:
-    """`name`'s zone, else `fallback`'s, else UTC: a zone tzdata does not know (imported before
-    validation checked zones, or dropped from tzdata since) must not stop the send stage."""
-    for candidate in (name, fallback):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo(_UTC)
-
-
-def reach_of(
-    zone: str | None,
-    country: str | None,
-    recruiter_zone: str | None,
-    company_zone: str | None,
-    company_country: str | None,
-) -> Reach:
-    """Where a candidate is reached from their row: their zone (else the company's, else UTC),
-    the public holidays of their country (else their zone's, else the company's), and the
-    recruiter's zone (else the company's), who keeps the company's holidays."""
-    candidate = _zone(zone, company_zone)
-    return Reach(
-        candidate,
-        holiday_country(country, candidate.key, company_country),
-        _zone(recruiter_zone, company_zone),
-        company_country,
-    )
-
 
 class Deadline(NamedTuple):
     at: datetime  # the first moment at which nothing may be sent any more
@@ -56,15 +22,15 @@ class Deadline(NamedTuple):
 
 
 def offer_deadline(value: datetime | None, zone: ZoneInfo) -> Deadline | None:
-    """The decision's offer_deadline as a moment. A date (stored as midnight UTC, as the import
-    stores a date without a time) lasts to the end of that day where the candidate lives; a
-    date with a time of day is that moment."""
+    """The decision's offer_deadline as a moment. A date (stored as midnight where the candidate
+    lives, or as midnight UTC) lasts to the end of that day where the candidate lives; a date with
+    a time of day is that moment."""
     if value is None:
         return None
-    if value.time() == time(0) and value.utcoffset() == timedelta(0):
-        day = value.date()
-        return Deadline(datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone), day.isoformat())
     local = value.astimezone(zone)
+    if local.time() == time(0) or (value.time() == time(0) and value.utcoffset() == timedelta(0)):
+        day = local.date() if local.time() == time(0) else value.date()
+        return Deadline(datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone), day.isoformat())
     return Deadline(value, f"{local:%Y-%m-%d %H:%M} {zone.key}")
 
 

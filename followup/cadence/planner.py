@@ -16,17 +16,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from followup.cadence.calendar import (
     add_business_days,
-    country_of_zone,
-    holiday_country,
 )
 from followup.cadence.spec import OWN_CHANNEL, CadenceSpec, Step
-from followup.cadence.windows import Reach, window_for
+from followup.cadence.missed import offer_deadline
+from followup.cadence.windows import Reach, reach_of, window_for
 from followup.channels import CHANNELS
 from followup.models import RESPONSES, MessageStatus, Outcome
 
@@ -127,30 +125,8 @@ def cadence_key(decision: str, channel: str) -> str:
     return f"{decision}:{channel}"
 
 
-@lru_cache(maxsize=512)
-def _zone(name: str | None) -> ZoneInfo:
-    return ZoneInfo(name or "UTC")
-
-
-def reach_of(facts: CadenceFacts, company: Company) -> Reach:
-    zone_name = facts.zone or company.timezone
-    recruiter = facts.recruiter_zone or company.timezone
-    return Reach(
-        _zone(zone_name),
-        holiday_country(facts.country, zone_name, company.country),
-        _zone(recruiter),
-        country_of_zone(recruiter) or company.country,
-    )
-
-
-def deadline_end(deadline: datetime | None, zone: ZoneInfo) -> datetime | None:
-    """The last moment an offer may be followed up: the end of the deadline's day where the
-    candidate lives when it is a date, else the moment itself."""
-    if deadline is None:
-        return None
-    if deadline.time() == time(0) and deadline.utcoffset() in (None, timedelta(0)):
-        return datetime.combine(deadline.date() + timedelta(days=1), time(0), tzinfo=zone)
-    return deadline
+def _reach(facts: CadenceFacts, company: Company) -> Reach:
+    return reach_of(facts.zone, facts.country, facts.recruiter_zone, company.timezone, company.country)
 
 
 def _choices(step: Step, facts: CadenceFacts) -> Iterator[str]:
@@ -229,7 +205,7 @@ def first_step(
         return Verdict("stopped", f"stopped: {facts.stopped}")
     if facts.blocked == "all" or _opted_out(facts):
         return Verdict("stopped", "suppressed: the candidate asked for no more messages")
-    reach = reach_of(facts, company)
+    reach = _reach(facts, company)
     step = _steps(spec, facts)[0]
     channel = _channel_for(step, facts, company, reach, phone_blocked=False)
     if channel is None:
@@ -289,7 +265,7 @@ def next_step(spec: CadenceSpec, company: Company, facts: CadenceFacts, now: dat
     bounced = status == _SUPPRESSED or (facts.blocked == "email" and CHANNELS[last.channel].delivery == "email")
     if status == _SUPPRESSED and facts.blocked != "email":
         return Verdict("ended", f"ended: step {last.step} was {last.last_error or 'suppressed'}")
-    reach = reach_of(facts, company)
+    reach = _reach(facts, company)
     phone_blocked = started is not None and any(a.outcome == _WRONG_NUMBER and a.at >= started for a in facts.answers)
     wrong_number = phone_blocked and CHANNELS[last.channel].delivery == "call_sheet"
     steps = _steps(spec, facts)
@@ -366,12 +342,12 @@ def _postponed(
 def _within_deadline(facts: CadenceFacts, reach: Reach, plan: Plan) -> Plan | Verdict:
     """Nothing is planned or sent after an offer's deadline: a window opening later ends the
     cadence, and one that spans it closes at the deadline."""
-    end = deadline_end(facts.offer_deadline, reach.zone) if facts.decision == "offer" else None
-    if end is None:
+    deadline = offer_deadline(facts.offer_deadline, reach.zone) if facts.decision == "offer" else None
+    if deadline is None:
         return plan
-    if plan.opens >= end:
-        return Verdict("ended", f"ended: the offer deadline {end:%Y-%m-%d %H:%M} passed")
-    return plan._replace(closes=min(plan.closes, _utc(end)))
+    if plan.opens >= deadline.at:
+        return Verdict("ended", f"ended: the offer deadline {deadline.label} passed")
+    return plan._replace(closes=min(plan.closes, _utc(deadline.at)))
 
 
 def _utc(moment: datetime) -> datetime:

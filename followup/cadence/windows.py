@@ -8,10 +8,11 @@ window closed before a sender got to it (a late sweep, a retry after backoff, a 
 from __future__ import annotations
 
 from datetime import datetime, time
+from functools import lru_cache
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from followup.cadence.calendar import Window, call_window, next_window
+from followup.cadence.calendar import Window, call_window, country_of_zone, holiday_country, next_window
 from followup.cadence.spec import CadenceSpec
 from followup.channels import CHANNELS
 
@@ -23,6 +24,39 @@ class Reach(NamedTuple):
     country: str | None  # whose public holidays the candidate keeps
     recruiter_zone: ZoneInfo
     recruiter_country: str | None
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str | None, fallback: str | None) -> ZoneInfo:
+    """`name`'s zone, else `fallback`'s, else UTC: a zone tzdata does not know (imported before
+    validation checked zones, or dropped from tzdata since) must not stop planning or sending."""
+    for candidate in (name, fallback):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def reach_of(
+    zone: str | None,
+    country: str | None,
+    recruiter_zone: str | None,
+    company_zone: str | None,
+    company_country: str | None,
+) -> Reach:
+    """Where a candidate is reached, from their row: their zone (else the company's, else UTC),
+    the public holidays of their country (else their zone's, else the company's), and the
+    recruiter's zone (else the company's) with the holidays of its country (else the company's)."""
+    candidate = _zone(zone, company_zone)
+    recruiter = _zone(recruiter_zone, company_zone)
+    return Reach(
+        candidate,
+        holiday_country(country, candidate.key, company_country),
+        recruiter,
+        country_of_zone(recruiter.key) or company_country,
+    )
 
 
 def hours_of(spec: CadenceSpec, experiment_hour: int | None) -> tuple[time, time]:

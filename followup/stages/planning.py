@@ -118,6 +118,9 @@ def plan_batch(setup: PlanSetup, campaign: str, batch_id: str, business_now: dat
     rerendered = rerender_changed(engine, batch_id)
     rows, already, stopped = [], 0, 0
     for facts in batch_facts(engine, batch_id):
+        if facts.stopped is not None:
+            stopped += 1
+            continue
         if facts.messages:
             already += 1
             continue

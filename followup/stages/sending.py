@@ -17,7 +17,8 @@ import logging
 import multiprocessing
 from datetime import datetime
 
-from followup.cadence.missed import after_close, offer_deadline, reach_of
+from followup.cadence.missed import after_close, offer_deadline
+from followup.cadence.windows import reach_of
 from followup.sending import SendReport, send_due
 from followup.sending.daily_cap import DailyAllowance
 from followup.sending.envelopes import EnvelopeBuilder

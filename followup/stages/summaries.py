@@ -40,7 +40,7 @@ class CampaignSummary:
     status: str = "done"  # done | paused | refused | dry_run
     reason: str | None = None  # why refused or paused
     planned: int = 0  # new messages planned by this run
-    already_planned: int = 0  # planned by an earlier run of the same campaign
+    already_planned: int = 0  # decisions whose cadence exists already (an earlier run, file or campaign)
     stopped: int = 0  # decisions not planned: their candidate is stopped (`followup stop`)
     rendered: int = 0
     render_failed: int = 0
