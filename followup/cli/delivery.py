@@ -99,7 +99,9 @@ def run(
 
 @app.command()
 def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: JsonOption = False) -> None:
-    """Send what is due, retry what waits, and settle what a dead sender left (run it on a schedule).
+    """Plan each cadence's next step whose wait is over, send what is due in its window, retry what
+    waits, cancel what an answer stopped, and settle what a dead sender left (run it on a schedule:
+    every 15 minutes; the send windows, not the schedule, decide the local hours).
 
     Exit codes: 0 done (retries may still wait), 1 messages failed or a campaign paused.
     """
@@ -109,7 +111,7 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
     _sending_settings(settings)
     from flows.followup_sweep import sweep as sweep_flow
 
-    with err.status("Sweeping: settling claims, rendering, sending what is due…", spinner="dots"):
+    with err.status("Sweeping: settling claims, planning next steps, rendering, sending what is due…", spinner="dots"):
         summary = sweep_flow(settings, moment, templates_dir=templates)
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json(), default=str) + "\n")
@@ -122,7 +124,8 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
             out.print("nothing was due")
         for name, sent in summary.campaigns.items():
             out.print(f"{name}: {sent['sent']} sent, {sent['failed']} failed, {sent['suppressed']} suppressed, "
-                      f"{sent['unknown']} unknown, {sent['retry_wait']} waiting for a retry"
+                      f"{sent['cancelled']} cancelled (an answer or the offer deadline), {sent['moved']} moved to "
+                      f"their next window, {sent['unknown']} unknown, {sent['retry_wait']} waiting for a retry"
                       + (f"; PAUSED: {sent['pause_reason']}" if sent["paused"] else ""), markup=False)  # fmt: skip
         print_later(summary.later, summary.next_due)
     raise typer.Exit(summary.exit_code())
