@@ -197,8 +197,11 @@ def test_demo_runs_on_the_embedded_sample_in_its_own_folder(tmp_path):
     batch = summary["batch"]
     assert batch["status"] == "imported" and batch["valid"] > 0 and batch["quarantined"] > 0
     assert Path(batch["quarantine_file"]).parent == tmp_path / "data" / "demo" / "quarantine"
-    # The whole round: every valid candidate messaged once, on their channel, through the sandbox.
-    assert summary["status"] == "done" and summary["counts"] == {"sent": batch["valid"]}
+    # Every valid candidate's first step is planned and rendered; on the demo's clock (09:00 UTC
+    # on Thanksgiving) what is due goes out (Europe's morning), the rest waits for its window.
+    assert summary["status"] == "done" and summary["planned"] == batch["valid"]
+    assert set(summary["counts"]) == {"sent", "rendered"} and sum(summary["counts"].values()) == batch["valid"]
+    assert sum(summary["later"].values()) == summary["counts"]["rendered"] and summary["next_due"]
     assert summary["call_sheets"] and all(Path(p).parent == tmp_path / "data" / "demo" / "call_sheets"
                                           for p in summary["call_sheets"])  # fmt: skip
     # A second demo starts from a clean slate instead of reporting "already imported".
