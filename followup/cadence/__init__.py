@@ -1,10 +1,11 @@
 """When to send and what follows what: the rules of a candidate's cadence, in plain Python (no SQL).
 
-Today a decision gets one message, its first step: an offer or a rejection on the candidate's
-channel, due at once. The follow-up steps, send windows in the candidate's zone and stop rules
-grow here; the stages ask these rules and the store writes what they decide.
+The cadence file's values (spec, file), the calendar and send windows (calendar, windows), the
+planner that picks each decision's next step or says why none is due (planner), and where a
+message goes whose window closed (missed); the stages ask these rules and the store writes what
+they decide.
 """
 
-from followup.cadence.steps import FIRST_KIND, FirstStep, first_step, message_key
+from followup.cadence.steps import message_key
 
-__all__ = ["FIRST_KIND", "FirstStep", "first_step", "message_key"]
+__all__ = ["message_key"]
