@@ -68,6 +68,10 @@ def next_business_day(day: date, country: str | None = None) -> date:
     return day
 
 
+# The calendar's answers are remembered (they are pure: days, zones, hours in; days, windows out):
+# a sweep asks the same few questions for each of a hundred thousand candidates, the same zones,
+# days and hours, and each answer costs a walk over days and two zone conversions.
+@lru_cache(maxsize=16_384)
 def add_business_days(day: date, n: int, country: str | None = None) -> date:
     """`day` moved on by `n` working days (0: `day` itself, even when it is a day off)."""
     for _ in range(n):
@@ -113,6 +117,7 @@ def _local_window(day: date, zone: ZoneInfo, hours: tuple[time, time]) -> Window
     return Window(datetime.combine(day, hours[0], tzinfo=zone), datetime.combine(day, hours[1], tzinfo=zone))
 
 
+@lru_cache(maxsize=16_384)  # see add_business_days; equal instants in any zone get the same window
 def next_window(
     moment: datetime,
     zone: ZoneInfo,
@@ -131,6 +136,7 @@ def next_window(
     raise ValueError(f"no business day within {_SEARCH_DAYS} days of {moment:%Y-%m-%d} for {country}")
 
 
+@lru_cache(maxsize=16_384)  # see add_business_days
 def call_window(
     moment: datetime,
     zone: ZoneInfo,

@@ -9,6 +9,7 @@ would open at or after the offer deadline, it is not sent at all.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,12 @@ def offer_deadline(value: datetime | None, zone: ZoneInfo) -> Deadline | None:
     a time of day is that moment."""
     if value is None:
         return None
+    # The offset is part of the key: what a value means depends on it, not only on its instant.
+    return _deadline(value, value.utcoffset(), zone)
+
+
+@lru_cache(maxsize=4096)  # a batch's offers share a few deadlines, and a sweep asks for each of them
+def _deadline(value: datetime, offset: timedelta | None, zone: ZoneInfo) -> Deadline:
     local = value.astimezone(zone)
     if local.time() == time(0) or (value.time() == time(0) and value.utcoffset() == timedelta(0)):
         day = local.date() if local.time() == time(0) else value.date()

@@ -15,6 +15,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -163,8 +164,14 @@ def _channel_for(step: Step, facts: CadenceFacts, company: Company, reach: Reach
 
 
 def _steps(spec: CadenceSpec, facts: CadenceFacts) -> tuple[Step, ...]:
-    steps = spec.cadence_for(facts.decision, facts.channel).steps
-    if facts.decision == "reject" and spec.keep_in_touch_weeks:
+    return steps_of(spec, facts.decision, facts.channel)
+
+
+def steps_of(spec: CadenceSpec, decision: str, channel: str) -> tuple[Step, ...]:
+    """The steps of the cadence of a decision whose first channel is `channel`, a rejection's
+    keep-in-touch email after them when the file turns it on."""
+    steps = spec.cadence_for(decision, channel).steps
+    if decision == "reject" and spec.keep_in_touch_weeks:
         steps = (
             *steps,
             Step("keep_in_touch", (LAST_RESORT,), 0, spec.keep_in_touch_weeks),
@@ -301,7 +308,12 @@ def _after(step: Step, last_at: datetime, reach: Reach) -> datetime:
     if not step.after_business_days and not step.after_weeks:
         return last_at
     day = add_business_days(local.date(), step.after_business_days, reach.country) + timedelta(weeks=step.after_weeks)
-    return _utc(_local_start(day, reach.zone))
+    return _day_start_utc(day, reach.zone)
+
+
+@lru_cache(maxsize=4096)  # every candidate of a zone whose wait ends the same day starts it the same moment
+def _day_start_utc(day: date, zone: ZoneInfo) -> datetime:
+    return _utc(_local_start(day, zone))
 
 
 def _wait_note(step: Step, previous: int) -> str:
@@ -347,7 +359,8 @@ def _within_deadline(facts: CadenceFacts, reach: Reach, plan: Plan) -> Plan | Ve
         return plan
     if plan.opens >= deadline.at:
         return Verdict("ended", f"ended: the offer deadline {deadline.label} passed")
-    return plan._replace(closes=min(plan.closes, _utc(deadline.at)))
+    closes = _utc(deadline.at)
+    return plan if plan.closes <= closes else plan._replace(closes=closes)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -39,6 +39,7 @@ def _zone(name: str | None, fallback: str | None) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+@lru_cache(maxsize=4096)  # a sweep asks for the same few zones and countries for every candidate
 def reach_of(
     zone: str | None,
     country: str | None,
