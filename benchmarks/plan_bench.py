@@ -195,11 +195,12 @@ def split(setup, engine) -> dict:
     """Where a round's time goes: the facts read alone, then the planner's rules alone over them
     (CPU seconds; the rest of a round is writing the rows)."""
     from followup.cadence.planner import next_step
+    from followup.stages.planning import last_steps
     from followup.store.cadences import open_cadences
 
     forget_planned(engine)
     cpu = time.process_time()
-    cadences = open_cadences(engine, max(len(c.steps) for c in setup.cadence.cadences))
+    cadences = open_cadences(engine, last_steps(setup.cadence))
     read = time.process_time() - cpu
     cpu = time.process_time()
     for facts in cadences:

@@ -8,14 +8,13 @@ Only one chunk's DB-API values exist at a time.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from itertools import repeat
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from followup.store.dialect import DriverSql
+from followup.store.dialect import DriverSql, raw_cursor
 
 CHUNK_ROWS = 20_000
 
@@ -69,21 +68,6 @@ def _count(frame: pd.DataFrame, where: np.ndarray | None) -> int:
     return len(frame) if where is None else int(np.count_nonzero(where))
 
 
-@contextmanager
-def _raw_cursor(conn: sa.Connection, sql: str) -> Iterator:
-    """A DB-API cursor on the connection's own transaction, its errors raised as SQLAlchemy raises
-    them for its own statements (IntegrityError and so on)."""
-    dbapi_error = conn.dialect.loaded_dbapi.Error
-    try:
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
-    except dbapi_error as exc:
-        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error, dialect=conn.dialect) from exc
-
-
 def insert_frame(
     conn: sa.Connection,
     table: sa.Table,
@@ -103,14 +87,14 @@ def insert_frame(
     driver = DriverSql.of(conn.dialect)
     if conn.dialect.name == "postgresql":
         sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
-        with _raw_cursor(conn, sql) as cursor, cursor.copy(sql) as copy:
+        with raw_cursor(conn, sql) as cursor, cursor.copy(sql) as copy:
             for row in _rows(driver, frame, where, columns, constants):
                 copy.write_row(row)
     else:
         # Constants are written into the statement: a bound value costs as much as a column's.
         values = [*[driver.mark] * len(columns), *(_literal(conn, v) for v in constants.values())]
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(values)})"
-        with _raw_cursor(conn, sql) as cursor:
+        with raw_cursor(conn, sql) as cursor:
             cursor.executemany(sql, _rows(driver, frame, where, columns, {}))
     return count
 
@@ -135,6 +119,6 @@ def update_frame(
     sets = ", ".join(f"{c} = {driver.mark}" for c in [*columns, *constants])
     match = " AND ".join(f"{k} = {driver.mark}" for k in key)
     sql = f"UPDATE {table.name} SET {sets} WHERE {match}"
-    with _raw_cursor(conn, sql) as cursor:
+    with raw_cursor(conn, sql) as cursor:
         cursor.executemany(sql, _rows(driver, frame, where, columns, constants, key))
     return count

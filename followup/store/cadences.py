@@ -17,11 +17,13 @@ from sqlalchemy.engine import Engine
 
 from followup.cadence.planner import Answer, CadenceFacts, Sent
 from followup.models import Candidate, CandidateChange, CandidateStop, Decision, Message, MessageStatus, Response, Suppression, utcnow
-from followup.store.dialect import DriverSql, aware, chunks, read_time
+from followup.store.dialect import DriverSql, chunks, raw_time, read_time
 from followup.store.suppressions import ADDRESS_ONLY
 
 _M, _C, _D = Message.__table__, Candidate.__table__, Decision.__table__
 _R, _S, _T = Response.__table__, Suppression.__table__, CandidateStop.__table__
+# The messages joined to the facts, apart from `messages` in the callers' EXISTS tests.
+_JM = _M.alias("cadence_messages")
 # Waiting to go: a cadence with one of these has its next step on the way already.
 PENDING = (
     MessageStatus.PLANNED.value,
@@ -30,8 +32,9 @@ PENDING = (
 )
 _FACT_COLUMNS = (
     _D.c.id, _D.c.candidate_id, _D.c.decision, _C.c.channel, _C.c.timezone, _C.c.country,
-    _C.c.phone.is_not(None), _D.c.recruiter_timezone, _D.c.decided_at, _D.c.offer_deadline, _C.c.email,
-    _T.c.reason, _D.c.meeting_location.is_not(None), _D.c.recruiter_phone.is_not(None),
+    _C.c.phone.is_not(None), _D.c.recruiter_timezone, raw_time(_D.c.decided_at), raw_time(_D.c.offer_deadline),
+    _T.c.reason, _D.c.meeting_location.is_not(None), _D.c.recruiter_phone.is_not(None), _C.c.email,
+    _JM.c.step, _JM.c.kind, _JM.c.channel, _JM.c.status, raw_time(_JM.c.sent_at), _JM.c.last_error, _JM.c.campaign,
 )  # fmt: skip
 
 
@@ -41,62 +44,60 @@ def current_cadence(decision: sa.ColumnElement, channel: sa.ColumnElement) -> sa
 
 def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFacts]:
     """Every decision matching `where` (over decisions and candidates), with its messages of its
-    current cadence, its candidate's answers, suppression and stop."""
+    current cadence, its candidate's answers, suppression and stop.
+
+    One query brings each decision with its messages (a row per message, a decision without any
+    on a row of its own): a sweep reads every open cadence, and a second read of the messages by
+    id cost more than the join."""
+    mine = sa.and_(_JM.c.decision_id == _D.c.id, _JM.c.cadence == current_cadence(_D.c.decision, _C.c.channel))
     query = (
         sa.select(*_FACT_COLUMNS)
         .select_from(
-            _D.join(_C, _C.c.candidate_id == _D.c.candidate_id).outerjoin(_T, _T.c.candidate_id == _D.c.candidate_id)
+            _D.join(_C, _C.c.candidate_id == _D.c.candidate_id)
+            .outerjoin(_T, _T.c.candidate_id == _D.c.candidate_id)
+            .outerjoin(_JM, mine)
         )
         .where(where)
-        .order_by(_D.c.id)
+        .order_by(_D.c.id, _JM.c.step, _JM.c.id)
     )
     facts: dict[int, CadenceFacts] = {}
     emails: dict[str, list[CadenceFacts]] = defaultdict(list)
+    by_candidate: dict[str, list[CadenceFacts]] = defaultdict(list)
+    fact = None
     with engine.connect() as conn:
-        for row in conn.execute(query):
-            fact = CadenceFacts(
-                decision_id=row[0], candidate_id=row[1], decision=row[2], channel=row[3], zone=row[4], country=row[5],
-                has_phone=bool(row[6]), recruiter_zone=row[7], decided_at=aware(row[8]), offer_deadline=aware(row[9]),
-                stopped=row[11], has_place=bool(row[12]), has_callback=bool(row[13]),
-            )  # fmt: skip
-            facts[fact.decision_id] = fact
-            emails[row[10]].append(fact)
-        by_candidate: dict[str, list[CadenceFacts]] = defaultdict(list)
-        for fact in facts.values():
-            by_candidate[fact.candidate_id].append(fact)
-        # The rows of many cadences, a chunk of keys at a time, through the driver as plain
-        # tuples: SQLAlchemy's compiling of long IN lists and its per-row processing cost more
-        # than the database's own work here.
+        for row in conn.execute(query).all():
+            if fact is None or fact.decision_id != row[0]:
+                fact = CadenceFacts(
+                    row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], read_time(row[8]),
+                    read_time(row[9]), bool(row[11]), bool(row[12]), row[20], stopped=row[10],
+                )  # fmt: skip
+                facts[fact.decision_id] = fact
+                emails[row[13]].append(fact)
+                by_candidate[fact.candidate_id].append(fact)
+            if row[14] is not None:  # a message of the cadence (the outer join's NULLs: none yet)
+                fact.messages.append(Sent(row[14], row[15], row[16], row[17], read_time(row[18]), row[19]))
+        # The answers and suppressions of many candidates, a chunk of keys at a time, through the
+        # driver as plain tuples: SQLAlchemy's compiling of long IN lists and its per-row
+        # processing cost more than the database's own work here.
         driver = DriverSql.of(conn.dialect)
-        for chunk in chunks(sorted(facts)):
-            messages = conn.exec_driver_sql(
-                "SELECT decision_id, cadence, campaign, step, kind, channel, status, sent_at, last_error FROM messages"
-                f" WHERE decision_id IN ({driver.marks(len(chunk))}) ORDER BY decision_id, step, id", tuple(chunk),
-            )  # fmt: skip
-            for decision_id, cadence, campaign, step, kind, channel, status, sent_at, error in messages:
-                fact = facts[decision_id]
-                if cadence != f"{fact.decision}:{fact.channel}":
-                    continue
-                fact.campaign = fact.campaign or campaign
-                fact.messages.append(Sent(step, kind, channel, status, read_time(sent_at), error))
         for chunk in chunks(sorted(by_candidate)):
+            mine, values = driver.one_of("candidate_id", chunk)
             answers = conn.exec_driver_sql(
-                "SELECT candidate_id, outcome, received_at, channel, note FROM responses"
-                f" WHERE candidate_id IN ({driver.marks(len(chunk))}) ORDER BY received_at, id", tuple(chunk),
+                f"SELECT candidate_id, outcome, received_at, channel, note FROM responses WHERE {mine}"
+                " ORDER BY received_at, id", values,
             )  # fmt: skip
             for candidate_id, outcome, at, channel, note in answers:
                 answer = Answer(outcome, read_time(at), channel, note)
-                for fact in by_candidate[candidate_id]:
-                    fact.answers.append(answer)
+                for each in by_candidate[candidate_id]:
+                    each.answers.append(answer)
         addresses = sorted({*emails, *(e.lower() for e in emails)})
         for chunk in chunks(addresses):
-            found = conn.exec_driver_sql(
-                f"SELECT email, reason FROM suppressions WHERE email IN ({driver.marks(len(chunk))})", tuple(chunk)
-            )
+            theirs, values = driver.one_of("email", chunk)
+            found = conn.exec_driver_sql(f"SELECT email, reason FROM suppressions WHERE {theirs}", values)
             for email, reason in found:
                 blocked = "email" if reason in ADDRESS_ONLY else "all"
-                for fact in emails.get(email, []) + (emails.get(email.lower(), []) if email != email.lower() else []):
-                    fact.blocked = "all" if "all" in (fact.blocked, blocked) else blocked
+                for each in emails.get(email, []) + (emails.get(email.lower(), []) if email != email.lower() else []):
+                    each.blocked = "all" if "all" in (each.blocked, blocked) else blocked
     return facts
 
 
@@ -116,18 +117,20 @@ def other_decisions(engine: Engine, batch_id: str) -> list[CadenceFacts]:
     return list(_facts(engine, sa.and_(_D.c.candidate_id.in_(in_batch), _D.c.batch_id != batch_id)).values())
 
 
-def open_cadences(engine: Engine, max_steps: int) -> list[CadenceFacts]:
+def open_cadences(engine: Engine, last_steps: dict[str, int]) -> list[CadenceFacts]:
     """Cadences that may have a next step: the decision's current cadence has begun, nothing of
-    it waits to go or was cancelled, it has fewer than `max_steps` steps, and no later decision
-    of the same candidate has a cadence (one person, one conversation)."""
+    it waits to go or was cancelled, it has not reached its last step (`last_steps`: cadence key
+    -> that step), and no later decision of the same candidate has a cadence (one person, one
+    conversation)."""
     key = current_cadence(_D.c.decision, _C.c.channel)
     mine = sa.and_(_M.c.decision_id == _D.c.id, _M.c.cadence == key)
     later = _D.alias("later")
     later_m = _M.alias("later_m")
+    last = sa.case(last_steps, value=key, else_=max(last_steps.values()))
+    done = sa.or_(_M.c.status.in_((*PENDING, MessageStatus.CANCELLED.value)), _M.c.step >= last)
     where = sa.and_(
-        sa.exists(sa.select(_M.c.id).where(mine)),
-        ~sa.exists(sa.select(_M.c.id).where(mine, _M.c.status.in_((*PENDING, MessageStatus.CANCELLED.value)))),
-        ~sa.exists(sa.select(_M.c.id).where(mine, _M.c.step >= max_steps - 1)),
+        _JM.c.id.is_not(None),  # begun: the facts' join found a message of the cadence
+        ~sa.exists(sa.select(_M.c.id).where(mine, done)),
         ~sa.exists(
             sa.select(later.c.id)
             .join(later_m, later_m.c.decision_id == later.c.id)

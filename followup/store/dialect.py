@@ -10,7 +10,8 @@ Queries through SQLAlchemy get SQLite's datetimes back naive, hence aware().
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -36,10 +37,34 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 def read_time(value: datetime | str | None) -> datetime | None:
-    """A datetime column as driver SQL returns it (SQLite: the stored text), aware."""
+    """A datetime column as driver SQL returns it (SQLite: the stored text, naive UTC), aware.
+    The offset goes onto the text rather than through replace(tzinfo=...): a sweep reads hundreds
+    of thousands of these, and the keyword call costs four times the parse."""
     if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(value + "+00:00")
     return aware(value)
+
+
+def raw_time(column: sa.ColumnElement) -> sa.ColumnElement:
+    """A datetime column selected as the driver gives it, for read_time: SQLite's stored text
+    unprocessed by SQLAlchemy (whose naive result would still need its offset put on), and
+    PostgreSQL's aware datetime as it was."""
+    return sa.type_coerce(column, sa.String)
+
+
+@contextmanager
+def raw_cursor(conn: sa.Connection, sql: str) -> Iterator:
+    """A DB-API cursor on the connection's own transaction, its errors raised as SQLAlchemy raises
+    them for its own statements (IntegrityError and so on)."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+    except dbapi_error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error, dialect=conn.dialect) from exc
 
 
 def chunks(items: Sequence, size: int = ID_CHUNK) -> Iterable[Sequence]:
@@ -60,6 +85,17 @@ class DriverSql:
 
     def marks(self, n: int) -> str:
         return ", ".join([self.mark] * n)
+
+    def one_of(self, column: str, values: Sequence) -> tuple[str, tuple]:
+        """`column IN values` as SQL and its parameters. PostgreSQL gets the values as one array,
+        unnested so that the planner can hash them (`= ANY(array)` compares each row with every
+        element): psycopg scans a statement for its placeholders in Python, and thousands of them
+        cost more than the query. SQLite has no arrays and takes a placeholder each (ID_CHUNK at
+        most)."""
+        if self.sqlite:
+            return f"{column} IN ({self.marks(len(values))})", tuple(values)
+        array = "bigint[]" if values and isinstance(values[0], int) else "text[]"
+        return f"{column} IN (SELECT unnest(CAST({self.mark} AS {array})))", (list(values),)
 
     def time(self, moment: datetime) -> datetime | str:
         return as_utc(moment).strftime(SQLITE_DATETIME) if self.sqlite else as_utc(moment)
