@@ -22,6 +22,8 @@ from followup.store.suppressions import ADDRESS_ONLY
 
 _M, _C, _D = Message.__table__, Candidate.__table__, Decision.__table__
 _R, _S, _T = Response.__table__, Suppression.__table__, CandidateStop.__table__
+# Rows fetched at a time: in bulk (a fetch a row costs more than the row), never all at once.
+_ROWS_AT_ONCE = 10_000
 # The messages joined to the facts, apart from `messages` in the callers' EXISTS tests.
 _JM = _M.alias("cadence_messages")
 # Waiting to go: a cadence with one of these has its next step on the way already.
@@ -65,7 +67,7 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
     by_candidate: dict[str, list[CadenceFacts]] = defaultdict(list)
     fact = None
     with engine.connect() as conn:
-        for row in conn.execute(query).all():
+        for row in (row for part in conn.execute(query).partitions(_ROWS_AT_ONCE) for row in part):
             if fact is None or fact.decision_id != row[0]:
                 fact = CadenceFacts(
                     row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], read_time(row[8]),
