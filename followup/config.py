@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     sendgrid_timeout_s: float = Field(default=30.0, gt=0, description="Seconds one SendGrid request may take.")
     from_email: str | None = Field(default=None, description="The authenticated sender address.")
     from_name: str | None = Field(default=None, description="The sender's display name.")
+    track_engagement: bool = Field(
+        default=True,
+        description="Ask SendGrid to track opens and clicks of every email (its tracking_settings); off: "
+        "each email asks for no tracking. Voicemails are never tracked.",
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server for the smtp transport.")
     smtp_port: int = Field(default=587, description="SMTP port (587: submission with STARTTLS).")
     smtp_username: str | None = Field(default=None, description="SMTP login, if the server wants one.")

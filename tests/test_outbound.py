@@ -63,6 +63,23 @@ def test_a_voicemail_goes_to_the_call_sheet_and_needs_its_row(tmp_path):
         EnvelopeBuilder("jobs@acme.example")(claimed_row(channel="voicemail", call_sheet=None))
 
 
+def test_emails_ask_for_tracking_unless_it_is_turned_off_and_voicemails_never(tmp_path, monkeypatch):
+    sheet_row = {"name": "Ana Lima", "phone": "+4915112345678", "local_time_to_call": "2026-11-27 10:30 CET",
+                 "script": "Hi Ana"}  # fmt: skip
+    voicemail = claimed_row(channel="voicemail", kind="offer", call_sheet=json.dumps(sheet_row), attachments=None)
+    on = SendSetup.of(Settings(data_dir=tmp_path))
+    monkeypatch.setenv("FOLLOWUP_TRACK_ENGAGEMENT", "false")
+    off = SendSetup.of(Settings(data_dir=tmp_path))
+    assert (on.track_engagement, off.track_engagement) == (True, False)
+
+    def tracked(setup: SendSetup, row: dict) -> bool:
+        return EnvelopeBuilder("jobs@acme.example", None, setup.track_engagement)(row).track_engagement
+
+    assert tracked(on, claimed_row()) and tracked(on, claimed_row(channel="email", attachments=None))
+    assert not tracked(off, claimed_row())
+    assert not tracked(on, voicemail)
+
+
 def test_without_a_key_or_a_transport_sending_is_refused_with_the_ways_out(tmp_path):
     with pytest.raises(SendingRefused) as refused:
         email_transport(EmailSetup.of(Settings(data_dir=tmp_path)))

@@ -784,6 +784,17 @@ def test_make_transport_builds_each_backend_and_names_the_choices_otherwise(tmp_
         make_transport("pigeon")
 
 
+def test_every_email_says_whether_sendgrid_tracks_its_opens_and_clicks_and_sendgrid_takes_both():
+    with Sandbox(SandboxConfig(api_key=KEY, validate_share=1.0)) as sandbox:  # every body checked against the schema
+        transport = SendGridTransport(KEY, host=sandbox.url, timeout=5)
+        assert transport.send(BASE).status == "sent"
+        assert transport.send(replace(BASE, message_key="b" * 64, track_engagement=False)).status == "sent"
+        tracked, untracked = (m["body"]["tracking_settings"] for m in sandbox.messages())
+    # Links are rewritten in the HTML only: the plain text keeps the addresses the candidate reads.
+    assert tracked == {"click_tracking": {"enable": True, "enable_text": False}, "open_tracking": {"enable": True}}
+    assert untracked == {"click_tracking": {"enable": False, "enable_text": False}, "open_tracking": {"enable": False}}
+
+
 def test_base64_attachments_are_what_sendgrid_expects():
     body = build_request_body(replace(BASE, attachments=(("offer-call.ics", "text/calendar", ICS),)))
 

@@ -26,6 +26,7 @@ class EnvelopeBuilder:
 
     from_email: str
     from_name: str | None = None
+    track_engagement: bool = True  # FOLLOWUP_TRACK_ENGAGEMENT
 
     def __call__(self, row: dict) -> Envelope:
         custom_args = {key: "" if row.get(key) is None else str(row[key]) for key in CUSTOM_ARG_KEYS}
@@ -55,4 +56,5 @@ class EnvelopeBuilder:
             headers=dict(_json(row.get("headers")) or {}),
             attachments=attachments,
             call_sheet=call_sheet,
+            track_engagement=self.track_engagement and CHANNELS[channel].by_mail,
         )

@@ -68,6 +68,7 @@ class SendSetup:
     call_sheet_dir: Path
     from_email: str | None = None
     from_name: str | None = None
+    track_engagement: bool = True  # opens and clicks tracked in every email
     senders: int = 1  # sender processes (each under its own interpreter lock)
     policy: SendPolicy = SendPolicy()  # one process's policy
     daily_cap: int | None = None  # emails a day, all senders together
@@ -91,6 +92,7 @@ class SendSetup:
             call_sheet_dir=settings.call_sheet_dir,
             from_email=settings.from_email,
             from_name=settings.from_name,
+            track_engagement=settings.track_engagement,
             senders=settings.senders,
             policy=policy,
             daily_cap=settings.daily_cap,

@@ -65,6 +65,8 @@ class Envelope:
     # For a channel delivered onto the call sheet: its row (name, phone, local_time_to_call,
     # script), made at render time; None for everything that goes by mail.
     call_sheet: dict[str, str] | None = None
+    # Ask the provider to track opens and clicks (FOLLOWUP_TRACK_ENGAGEMENT); mail only.
+    track_engagement: bool = True
 
 
 @dataclass(frozen=True)

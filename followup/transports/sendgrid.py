@@ -35,6 +35,7 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
     Attachment,
     Category,
+    ClickTracking,
     CustomArg,
     Disposition,
     FileContent,
@@ -44,10 +45,12 @@ from sendgrid.helpers.mail import (
     Header,
     HtmlContent,
     Mail,
+    OpenTracking,
     PlainTextContent,
     ReplyTo,
     Subject,
     To,
+    TrackingSettings,
 )
 
 from followup.transports.base import Envelope, SendOutcome, check_limits, log_unsent
@@ -83,6 +86,13 @@ def build_request_body(envelope: Envelope) -> dict[str, Any]:
         mail.category = Category(category)
     for name, value in reversed(envelope.headers.items()):
         mail.header = Header(name, value)
+    # Said on every email either way, so that the account's own tracking defaults never decide.
+    # Links are rewritten in the HTML part only: a tracking URL in the plain text is what the
+    # candidate would read.
+    mail.tracking_settings = TrackingSettings(
+        click_tracking=ClickTracking(envelope.track_engagement, False),
+        open_tracking=OpenTracking(envelope.track_engagement),
+    )
     for filename, content_type, content in reversed(envelope.attachments):
         mail.attachment = Attachment(
             FileContent(base64.b64encode(content).decode("ascii")),
