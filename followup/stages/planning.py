@@ -47,6 +47,7 @@ from followup.store.cadences import (
     open_cadences,
     other_decisions,
     rerender_changed,
+    revive_returned,
     superseded,
 )
 from followup.store.planning import NewMessage, ensure_campaign, insert_messages
@@ -141,6 +142,7 @@ def _plan_batch(setup: PlanSetup, campaign: str, batch_id: str, business_now: da
         return PlanResult(refused=f"campaign {campaign!r} was cancelled; plan under another --campaign name")
     changed = [ChangedDecision(s.candidate_id, s.old, s.new, s.sent, s.pending) for s in superseded(engine, batch_id)]
     changed += _other_roles_ended(setup, engine, batch_id, business_now)
+    revived = revive_returned(engine, batch_id)
     rerendered = rerender_changed(engine, batch_id)
     rows, already, stopped = [], 0, 0
     for facts in batch_facts(engine, batch_id):
@@ -148,14 +150,14 @@ def _plan_batch(setup: PlanSetup, campaign: str, batch_id: str, business_now: da
             stopped += 1
             continue
         if facts.messages:
-            already += 1
+            already += facts.decision_id not in revived
             continue
         plan = first_step(setup.cadence, setup.company, facts, business_now, campaign)
         if isinstance(plan, Verdict):
             stopped += 1
             continue
         rows.append(_row(plan, facts, campaign))
-    planned = insert_messages(engine, rows)
+    planned = insert_messages(engine, rows) + len(revived)
     return PlanResult(planned, already, stopped, tuple(changed), rerendered, _by_day(row.scheduled_for for row in rows))
 
 

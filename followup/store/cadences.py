@@ -22,6 +22,11 @@ from followup.store.suppressions import ADDRESS_ONLY
 
 _M, _C, _D = Message.__table__, Candidate.__table__, Decision.__table__
 _R, _S, _T = Response.__table__, Suppression.__table__, CandidateStop.__table__
+# What a message cancelled by a changed decision says: "decision changed: offer:email -> reject:email".
+CHANGED = "decision changed:"
+# A message's rendering, undone so that it is rendered again from the candidate's current facts.
+_UNRENDERED = dict(subject=None, text_body=None, html_body=None, headers=None, attachments=None, call_sheet=None,
+                   template=None, next_attempt_at=None)  # fmt: skip
 # Rows fetched at a time: in bulk (a fetch a row costs more than the row), never all at once.
 _ROWS_AT_ONCE = 10_000
 # The messages joined to the facts, apart from `messages` in the callers' EXISTS tests.
@@ -103,9 +108,22 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
     return facts
 
 
+def brought_by(batch_id: str) -> sa.ColumnElement[bool]:
+    """The decisions a batch brought, over decisions: those it stored or changed, and, for a
+    candidate whose channel alone it changed, their latest decision. An unchanged decision row
+    keeps the id of the batch that last changed it, and the channel is the candidate's: without
+    this a re-export moving someone from email to a call would leave their email cadence going."""
+    moved = sa.select(CandidateChange.candidate_id).where(
+        CandidateChange.batch_id == batch_id, CandidateChange.field == "channel"
+    )
+    other = _D.alias("other")
+    latest = sa.select(sa.func.max(other.c.id)).where(other.c.candidate_id == _D.c.candidate_id).scalar_subquery()
+    return sa.or_(_D.c.batch_id == batch_id, sa.and_(_D.c.candidate_id.in_(moved), _D.c.id == latest))
+
+
 def batch_facts(engine: Engine, batch_id: str) -> list[CadenceFacts]:
     """The decisions a batch stored, in its order."""
-    return list(_facts(engine, _D.c.batch_id == batch_id).values())
+    return list(_facts(engine, brought_by(batch_id)).values())
 
 
 def candidate_facts(engine: Engine, candidate_id: str) -> list[CadenceFacts]:
@@ -173,10 +191,10 @@ def superseded(engine: Engine, batch_id: str) -> list[Superseded]:
             sa.func.sum(sa.case((_M.c.status.in_(PENDING), 1), else_=0)),
         )  # fmt: skip
         .select_from(joined)
-        .where(_D.c.batch_id == batch_id, _stale(key))
+        .where(brought_by(batch_id), _stale(key))
         .group_by(_D.c.id, _D.c.candidate_id, old, key)
     )
-    mine = sa.select(_D.c.id).where(_D.c.batch_id == batch_id)
+    mine = sa.select(_D.c.id).where(brought_by(batch_id))
     now_key = (
         sa.select(current_cadence(_D.c.decision, _C.c.channel))
         .select_from(_D.join(_C, _C.c.candidate_id == _D.c.candidate_id))
@@ -190,9 +208,33 @@ def superseded(engine: Engine, batch_id: str) -> list[Superseded]:
                 _M.update()
                 .where(_M.c.decision_id.in_(mine), _M.c.status.in_(PENDING), _stale(now_key))
                 .values(status=MessageStatus.CANCELLED.value, updated_at=utcnow(),
-                        last_error=sa.literal("decision changed: ") + old + sa.literal(" -> ") + now_key)
+                        last_error=sa.literal(f"{CHANGED} ") + old + sa.literal(" -> ") + now_key)
             )  # fmt: skip
     return found
+
+
+def revive_returned(engine: Engine, batch_id: str) -> set[int]:
+    """The batch's decisions that came back to a cadence they had left (an offer turned rejection
+    turned offer again): what that cadence had pending when the decision changed, cancelled then,
+    waits to go again, to be rendered afresh (its window, if it passed, moves on at the claim).
+    Returns the decisions' ids. Without this the returned decision would meet its old cadence,
+    begun and cancelled, and nothing more would ever be planned for it."""
+    mine = sa.select(_D.c.id).where(brought_by(batch_id))
+    now_key = (
+        sa.select(current_cadence(_D.c.decision, _C.c.channel))
+        .select_from(_D.join(_C, _C.c.candidate_id == _D.c.candidate_id))
+        .where(_D.c.id == _M.c.decision_id)
+        .scalar_subquery()
+    )
+    with engine.begin() as conn:
+        revived = conn.execute(
+            _M.update()
+            .where(_M.c.decision_id.in_(mine), _M.c.status == MessageStatus.CANCELLED.value,
+                   _M.c.last_error.like(f"{CHANGED} % -> %"), _M.c.cadence == now_key)
+            .values(status=MessageStatus.PLANNED.value, last_error=None, updated_at=utcnow(), **_UNRENDERED)
+            .returning(_M.c.decision_id)
+        ).scalars()  # fmt: skip
+        return set(revived)
 
 
 def cancel_pending(engine: Engine, decision_ids: Sequence[int], reason: str) -> int:
@@ -221,6 +263,5 @@ def rerender_changed(engine: Engine, batch_id: str) -> int:
         return conn.execute(
             _M.update()
             .where(_M.c.candidate_id.in_(changed), _M.c.status.in_(waiting))
-            .values(status=MessageStatus.PLANNED.value, subject=None, text_body=None, html_body=None, headers=None,
-                    attachments=None, call_sheet=None, template=None, next_attempt_at=None, updated_at=utcnow())
-        ).rowcount  # fmt: skip
+            .values(status=MessageStatus.PLANNED.value, updated_at=utcnow(), **_UNRENDERED)
+        ).rowcount
