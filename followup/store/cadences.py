@@ -175,6 +175,16 @@ def _stale(key: sa.ColumnElement) -> sa.ColumnElement[bool]:
     return sa.or_(_M.c.cadence.is_(None), _M.c.cadence != key)
 
 
+def _message_decisions_cadence() -> sa.ScalarSelect:
+    """For an UPDATE of messages: the current cadence of each message's decision."""
+    return (
+        sa.select(current_cadence(_D.c.decision, _C.c.channel))
+        .select_from(_D.join(_C, _C.c.candidate_id == _D.c.candidate_id))
+        .where(_D.c.id == _M.c.decision_id)
+        .scalar_subquery()
+    )
+
+
 def superseded(engine: Engine, batch_id: str) -> list[Superseded]:
     """The batch's decisions holding messages of another cadence than their current one, with
     the pending ones cancelled ("decision changed: offer:email -> reject:email")."""
@@ -195,12 +205,7 @@ def superseded(engine: Engine, batch_id: str) -> list[Superseded]:
         .group_by(_D.c.id, _D.c.candidate_id, old, key)
     )
     mine = sa.select(_D.c.id).where(brought_by(batch_id))
-    now_key = (
-        sa.select(current_cadence(_D.c.decision, _C.c.channel))
-        .select_from(_D.join(_C, _C.c.candidate_id == _D.c.candidate_id))
-        .where(_D.c.id == _M.c.decision_id)
-        .scalar_subquery()
-    )
+    now_key = _message_decisions_cadence()
     with engine.begin() as conn:
         found = [Superseded(*row[:4], int(row[4] or 0), int(row[5] or 0)) for row in conn.execute(counts)]
         if any(s.pending for s in found):
@@ -220,12 +225,7 @@ def revive_returned(engine: Engine, batch_id: str) -> set[int]:
     Returns the decisions' ids. Without this the returned decision would meet its old cadence,
     begun and cancelled, and nothing more would ever be planned for it."""
     mine = sa.select(_D.c.id).where(brought_by(batch_id))
-    now_key = (
-        sa.select(current_cadence(_D.c.decision, _C.c.channel))
-        .select_from(_D.join(_C, _C.c.candidate_id == _D.c.candidate_id))
-        .where(_D.c.id == _M.c.decision_id)
-        .scalar_subquery()
-    )
+    now_key = _message_decisions_cadence()
     with engine.begin() as conn:
         revived = conn.execute(
             _M.update()
