@@ -41,6 +41,7 @@ from followup.models import CampaignState
 from followup.stages.timeline import Entry
 from followup.store import open_ledger
 from followup.store.cadences import (
+    CHANGED,
     batch_facts,
     cancel_pending,
     candidate_facts,
@@ -83,12 +84,11 @@ class ChangedDecision:
 
 @dataclass(frozen=True)
 class PlanResult:
-    planned: int = 0  # new rows
+    planned: int = 0  # rows planned now: new ones, and those a decision changed back waits for again
     already: int = 0  # decisions whose cadence exists (an earlier run, another file or campaign)
     stopped: int = 0  # decisions left unplanned: stopped by hand, unsubscribed, nothing can reach them
     changed: tuple[ChangedDecision, ...] = ()
     rerendered: int = 0  # rendered messages sent back to be rendered: the batch changed their facts
-    by_day: dict[str, int] = field(default_factory=dict)  # planned rows by the UTC day their window opens
     # Why nothing was planned: the campaign was cancelled. A value, not an exception: a refusal is
     # an answer, and a raised one would have Prefect log a traceback on the user's terminal.
     refused: str | None = None
@@ -158,7 +158,7 @@ def _plan_batch(setup: PlanSetup, campaign: str, batch_id: str, business_now: da
             continue
         rows.append(_row(plan, facts, campaign))
     planned = insert_messages(engine, rows) + len(revived)
-    return PlanResult(planned, already, stopped, tuple(changed), rerendered, _by_day(row.scheduled_for for row in rows))
+    return PlanResult(planned, already, stopped, tuple(changed), rerendered)
 
 
 def _other_roles_ended(setup: PlanSetup, engine, batch_id: str, now: datetime) -> list[ChangedDecision]:
@@ -176,7 +176,7 @@ def _other_roles_ended(setup: PlanSetup, engine, batch_id: str, now: datetime) -
         changes.append(ChangedDecision(facts.candidate_id, cadence_key(facts.decision, facts.channel), "another role",
                                        sum(m.sent_at is not None for m in facts.messages), 0))  # fmt: skip
     if ended:
-        cancel_pending(engine, [f.decision_id for f in ended], "decision changed: another role")
+        cancel_pending(engine, [f.decision_id for f in ended], f"{CHANGED} another role")
     return changes
 
 
