@@ -86,16 +86,15 @@ class DriverSql:
     def marks(self, n: int) -> str:
         return ", ".join([self.mark] * n)
 
-    def one_of(self, column: str, values: Sequence) -> tuple[str, tuple]:
-        """`column IN values` as SQL and its parameters. PostgreSQL gets the values as one array,
-        unnested so that the planner can hash them (`= ANY(array)` compares each row with every
-        element): psycopg scans a statement for its placeholders in Python, and thousands of them
-        cost more than the query. SQLite has no arrays and takes a placeholder each (ID_CHUNK at
-        most)."""
+    def one_of(self, column: str, values: Sequence[str]) -> tuple[str, tuple]:
+        """`column IN values` for a text column, as SQL and its parameters. PostgreSQL gets the
+        values as one text array, unnested so that the planner can hash them (`= ANY(array)`
+        compares each row with every element): psycopg scans a statement for its placeholders in
+        Python, and thousands of them cost more than the query. SQLite has no arrays and takes a
+        placeholder each (ID_CHUNK at most)."""
         if self.sqlite:
             return f"{column} IN ({self.marks(len(values))})", tuple(values)
-        array = "bigint[]" if values and isinstance(values[0], int) else "text[]"
-        return f"{column} IN (SELECT unnest(CAST({self.mark} AS {array})))", (list(values),)
+        return f"{column} IN (SELECT unnest(CAST({self.mark} AS text[])))", (list(values),)
 
     def time(self, moment: datetime) -> datetime | str:
         return as_utc(moment).strftime(SQLITE_DATETIME) if self.sqlite else as_utc(moment)
