@@ -7,7 +7,7 @@ other tools can read the ledger directly.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -241,10 +241,15 @@ class Event(Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     sg_event_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
     message_key: Mapped[str | None] = mapped_column(sa.String(64), index=True)
-    provider_message_id: Mapped[str | None] = mapped_column(sa.String(128))
+    # The whole sg_message_id: the X-Message-Id, a dot, then SendGrid's own suffix.
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
     event: Mapped[str] = mapped_column(sa.String(32))
     occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     machine_open: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # False: neither its message_key nor its sg_message_id names a message of this ledger. It is
+    # kept all the same (a message of another ledger on the same SendGrid account, or one whose
+    # row came later) and the ingest counts it.
+    matched: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
     payload: Mapped[dict] = mapped_column(sa.JSON)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
@@ -269,6 +274,8 @@ class Response(Base):
     note: Mapped[str | None] = mapped_column(sa.Text)
     # The same answer arriving twice (a file imported again, a webhook retried) is stored once.
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
+    # An out-of-office reply's return date, when its text gives one: the next step waits for it.
+    returns_on: Mapped[date | None] = mapped_column(sa.Date)
 
 
 class Suppression(Base):
