@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SENDGRID_API_HOST"),
         description="SendGrid's API; a localhost URL for `followup sandbox`.",
     )
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+        description="The Signed Event Webhook's verification key, as SendGrid's Mail Settings show it (base64); "
+        "`followup serve` refuses every event POST without it.",
+    )
     sendgrid_timeout_s: float = Field(default=30.0, gt=0, description="Seconds one SendGrid request may take.")
     from_email: str | None = Field(default=None, description="The authenticated sender address.")
     from_name: str | None = Field(default=None, description="The sender's display name.")

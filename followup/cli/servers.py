@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from followup.cli.common import EXIT_FAILURE, app, err, out, settings_or_refuse, signing_secret_or_refuse
+from followup.cli.common import EXIT_FAILURE, app, err, out, refuse, settings_or_refuse, signing_secret_or_refuse
 
 
 @app.command()
@@ -18,7 +18,7 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")] = 8025,
 ) -> None:
-    """Answer the unsubscribe links of keep-in-touch mail (the only links it answers today).
+    """Answer the unsubscribe links of keep-in-touch mail and SendGrid's Signed Event Webhook.
 
     Every keep-in-touch email carries the link FOLLOWUP_UNSUBSCRIBE_URL/<token>, also as a
     one-click List-Unsubscribe header (RFC 8058). FOLLOWUP_UNSUBSCRIBE_URL must be the public
@@ -30,6 +30,11 @@ def serve(
     address as suppressed in the same ledger the senders use (FOLLOWUP_DATABASE_URL), so no
     further mail goes to it. GET /health answers "ok" while the ledger answers.
 
+    POST /webhooks/sendgrid/events takes SendGrid's events (point the Event Webhook at
+    https://<your host>/webhooks/sendgrid/events and turn on its signing): each POST is checked
+    with SENDGRID_WEBHOOK_PUBLIC_KEY, the verification key SendGrid shows, and its events are
+    stored once before the answer. Without the key every event POST is refused (403).
+
     The links are signed with FOLLOWUP_SECRET_KEY, and this server checks them with it: on a
     SQLite ledger it is made on first use and kept in the data dir; with any other ledger it must
     be set, to the same value the senders have, or serve refuses to start.
@@ -37,16 +42,28 @@ def serve(
     Prints the address it listens on once it accepts requests; stop it with Ctrl-C.
     """
     from followup.store import open_ledger
+    from followup.tracking.signatures import BadPublicKey, load_public_key
     from followup.web import CannotListen
     from followup.web import serve as serve_blocking
 
     settings = settings_or_refuse()
     secret = signing_secret_or_refuse(settings)
+    public_key = None
+    if settings.sendgrid_webhook_public_key:
+        try:
+            public_key = load_public_key(settings.sendgrid_webhook_public_key)
+        except BadPublicKey as exc:
+            refuse(f"SENDGRID_WEBHOOK_PUBLIC_KEY: {exc}")
     engine = open_ledger(settings.ledger_url)
 
     def ready(url: str) -> None:
         # markup off: an IPv6 address in brackets is not a style tag
         out.print(f"Answering unsubscribe links at {url}/unsubscribe/<token> (Ctrl-C stops)", markup=False)
+        if public_key is not None:
+            out.print(f"Taking SendGrid's signed events at {url}/webhooks/sendgrid/events", markup=False)
+        else:
+            err.print("[yellow]SENDGRID_WEBHOOK_PUBLIC_KEY is not set:[/yellow] SendGrid's event POSTs are refused "
+                      "until it is (set it to the verification key of the signed Event Webhook).")  # fmt: skip
         if settings.unsubscribe_url:
             err.print(f"Mail links point at {settings.unsubscribe_url}/<token>: that URL must reach this server.",
                       markup=False)  # fmt: skip
@@ -55,7 +72,7 @@ def serve(
                       "without it, so no link points here yet.")  # fmt: skip
 
     try:
-        serve_blocking(engine, secret, host, port, on_ready=ready)
+        serve_blocking(engine, secret, host, port, on_ready=ready, webhook_public_key=public_key)
     except CannotListen as exc:
         err.print(f"[red]Failed:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILURE) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -21,7 +22,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from followup.logs import mask_email
-from followup.web import health, pages, unsubscribe
+from followup.web import events, health, pages, unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,14 @@ COMMON_HEADERS = {
 _LOGGED_TOKEN_CHARS = 8
 
 
-def make_app(engine: Engine, secret_key: SecretStr) -> Starlette:
+def make_app(
+    engine: Engine, secret_key: SecretStr, webhook_public_key: ec.EllipticCurvePublicKey | None = None
+) -> Starlette:
     """The app answering from `engine`'s ledger, checking unsubscribe links against
-    `secret_key` (the one the renderer signed them with); any ASGI server can carry it."""
+    `secret_key` (the one the renderer signed them with) and SendGrid's events against
+    `webhook_public_key` (none: every event POST is refused); any ASGI server can carry it."""
     app = Starlette(
-        routes=[health.route, unsubscribe.route],
+        routes=[health.route, unsubscribe.route, events.route],
         # Outermost first: the access log and the headers see the failure pages too.
         middleware=[Middleware(_AccessLog), Middleware(_CommonHeaders), Middleware(_AnswerFailures)],
         exception_handlers={HTTPException: _refusal},
@@ -53,6 +57,7 @@ def make_app(engine: Engine, secret_key: SecretStr) -> Starlette:
     app.router.redirect_slashes = False
     app.state.engine = engine
     app.state.secret_key = secret_key
+    app.state.webhook_public_key = webhook_public_key
     return app
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from uvicorn.server import HANDLED_SIGNALS
@@ -44,9 +45,9 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _uvicorn(engine: Engine, secret_key: SecretStr) -> uvicorn.Server:
+def _uvicorn(engine: Engine, secret_key: SecretStr, public_key: ec.EllipticCurvePublicKey | None) -> uvicorn.Server:
     return uvicorn.Server(uvicorn.Config(
-        make_app(engine, secret_key),
+        make_app(engine, secret_key, public_key),
         log_config=None,  # followup.logs has configured logging; uvicorn's records go through it
         access_log=False,  # the app writes its own (app.py)
         headers=[("Server", "followup")],  # instead of uvicorn's name
@@ -55,11 +56,16 @@ def _uvicorn(engine: Engine, secret_key: SecretStr) -> uvicorn.Server:
 
 
 def serve(
-    engine: Engine, secret_key: SecretStr, host: str, port: int, on_ready: Callable[[str], None] | None = None
+    engine: Engine,
+    secret_key: SecretStr,
+    host: str,
+    port: int,
+    on_ready: Callable[[str], None] | None = None,
+    webhook_public_key: ec.EllipticCurvePublicKey | None = None,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM (how systemd and Docker stop a service), then return
     normally. `on_ready(url)` runs once requests are accepted."""
-    server = _uvicorn(engine, secret_key)
+    server = _uvicorn(engine, secret_key, webhook_public_key)
     # uvicorn stops gracefully on these while it serves, then raises the signal again for the
     # handler it found: with its own as that handler, the signal is spent rather than killing the
     # process (SIGTERM) or raising KeyboardInterrupt (SIGINT), and one during start-up stops it too.
@@ -77,9 +83,15 @@ def serve(
 
 
 @contextmanager
-def serving(engine: Engine, secret_key: SecretStr, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serving(
+    engine: Engine,
+    secret_key: SecretStr,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    webhook_public_key: ec.EllipticCurvePublicKey | None = None,
+) -> Iterator[str]:
     """The server on a background thread (a free port by default): `with serving(engine, key) as url: ...`."""
-    server = _uvicorn(engine, secret_key)
+    server = _uvicorn(engine, secret_key, webhook_public_key)
     with _listen(host, port) as sock:
         url = _url(sock)  # uvicorn closes the socket when it stops
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="followup-web", daemon=True)
