@@ -320,3 +320,27 @@ def test_events_ingest_refuses_a_file_that_is_not_events_or_is_stamped_after_now
     result = runner.invoke(app, ["events", "ingest", str(ahead), "--now", "2026-03-03T00:00:00Z"])
     assert result.exit_code == 2 and "1 event(s) are stamped after --now" in result.stderr
     assert stored(engine) == []
+
+
+@pytest.mark.parametrize("name, extra, held_back", [
+    ("bounce", {"type": "bounce"}, {"email"}),  # the address is bad: the phone still works
+    ("spamreport", {}, {"email", "voicemail"}),  # the person said no
+])  # fmt: skip
+def test_a_suppressing_event_holds_back_the_next_steps_by_the_stop_rules(ledger_url, signer, name, extra, held_back):
+    from followup.store.sending import suppress_due
+
+    engine = open_ledger(ledger_url)
+    seed(engine, {"k1": ("sent", "x1")})
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Message), [
+            {"message_key": f"next-{channel}", "campaign": "spring", "candidate_id": "c-0", "kind": "offer_nudge",
+             "step": 1, "channel": channel, "status": "rendered", "scheduled_for": SENT_AT + timedelta(days=2)}
+            for channel in ("email", "voicemail")
+        ])  # fmt: skip
+    events = [event("e1", name, "k1", "x1", email="person0@example.com", **extra)]
+    with serving(engine, SECRET, webhook_public_key=load_public_key(signer.public_b64)) as url:
+        assert post(url, body_of(events), signer.headers(body_of(events)))[0] == 200
+    assert suppress_due(engine, SENT_AT + timedelta(days=3)) == len(held_back)
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(sa.select(Message.channel, Message.status).where(Message.step == 1)).all())
+    assert {channel for channel, status in statuses.items() if status == "suppressed"} == held_back
