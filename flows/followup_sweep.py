@@ -2,6 +2,7 @@
 cron): settle what dead senders left, plan every cadence's next step whose wait is over, render
 what is planned, send what is due and retry what waited, campaign by campaign (a paused campaign
 is skipped). What responses stopped is cancelled in the send stage, before anything is claimed.
+Last, the candidates warming up become a Markdown artifact (key "warm-candidates").
 
     followup sweep [--now T]
 """
@@ -14,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 
 from followup.cadence.spec import CadenceSpec
 from followup.config import Settings, load_settings
 from followup.sending.setup import SendSetup
+from followup.stages.engagement import EngagementSetup
 from followup.stages.planning import PlanSetup
 from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import SweepSummary
+from tasks.engagement import warm_list
 from tasks.rendering import render_campaign
 from tasks.sending import due_campaigns, plan_next_steps, recover_claims, send_messages, waiting_messages
 
@@ -54,5 +58,8 @@ def sweep(
         report = send_messages(setup, business_now, campaign, email)
         summary.campaigns[campaign] = {k: v for k, v in asdict(report).items() if k in _REPORTED}
     summary.later, summary.next_due = waiting_messages(settings.ledger_url, business_now)
+    # One key: the UI keeps each sweep's list as the key's history.
+    create_markdown_artifact(key="warm-candidates", markdown=warm_list(EngagementSetup.of(settings), business_now),
+                             description="Candidates warming up, warmest first")  # fmt: skip
     get_run_logger().info("sweep: %s", summary.to_json())
     return summary

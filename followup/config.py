@@ -122,6 +122,14 @@ class Settings(BaseSettings):
         description="Ask SendGrid to track opens and clicks of every email (its tracking_settings); off: "
         "each email asks for no tracking. Voicemails are never tracked.",
     )
+    warm_open_days: int = Field(
+        default=2, ge=1, description="Human opens on this many different days make a candidate warm (a click does at once)."
+    )
+    machine_open_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="An open or click this soon after delivery is a machine's (a proxy's pre-fetch, a link scanner).",
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server for the smtp transport.")
     smtp_port: int = Field(default=587, description="SMTP port (587: submission with STARTTLS).")
     smtp_username: str | None = Field(default=None, description="SMTP login, if the server wants one.")

@@ -179,6 +179,9 @@ def test_a_campaign_pauses_after_failures_in_a_row_then_resumes_and_retries(ledg
     sweep(good, SAMPLE_NOW)
     assert reports.status_counts(open_ledger(ledger_url), "nov") == {"sent": 30}
     assert sandbox.stats()["accepted"] + len(call_sheet_rows(good)) == 30
+    # Each sweep leaves the warm list; nobody has opened anything in this round.
+    warm = [a for a in artifacts() if a.key == "warm-candidates"]
+    assert warm and "Nobody has opened, clicked or answered yet." in warm[0].data
 
 
 def test_suppressed_addresses_from_the_users_list_are_never_sent(tmp_path, batch, sandbox):
