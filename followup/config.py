@@ -114,6 +114,10 @@ class Settings(BaseSettings):
         description="The Signed Event Webhook's verification key, as SendGrid's Mail Settings show it (base64); "
         "`followup serve` refuses every event POST without it.",
     )
+    sandbox_webhook_url: str | None = Field(
+        default=None,
+        description="Where `followup sandbox` posts its signed events, e.g. http://127.0.0.1:8025/webhooks/sendgrid/events.",
+    )
     sendgrid_timeout_s: float = Field(default=30.0, gt=0, description="Seconds one SendGrid request may take.")
     from_email: str | None = Field(default=None, description="The authenticated sender address.")
     from_name: str | None = Field(default=None, description="The sender's display name.")

@@ -92,14 +92,29 @@ def sandbox(
         float,
         typer.Option("--validate-share", min=0.0, max=1.0, help="Share of bodies checked against SendGrid's schema."),
     ] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same key pair and event ids.")] = 0,
 ) -> None:
     """Run a local SendGrid-compatible server: point SENDGRID_API_HOST at it to send without sending.
 
     It answers POST /v3/mail/send as SendGrid does (key check, SendGrid's schema and limits,
     202 with X-Message-Id) and keeps what it accepted: GET /sandbox/messages (JSON) and
     /sandbox/outbox (a page to read them). Stop it with Ctrl-C.
+
+    With FOLLOWUP_SANDBOX_WEBHOOK_URL set, it posts SendGrid's processed and delivered events for
+    each message it accepts there, signed with its own key pair (GET /sandbox/public-key; set
+    SENDGRID_WEBHOOK_PUBLIC_KEY to it for `followup serve`), batched every few seconds and
+    retried while the receiver is down. Events carry the business time told by POST
+    /sandbox/clock {"now": ISO 8601}, or the real time.
     """
     from followup.sandbox import SandboxConfig, serve
 
-    serve(host, port, SandboxConfig(api_key=api_key, latency_ms=latency_ms, error_rate=error_rate,
-                                    validate_share=validate_share))  # fmt: skip
+    settings = settings_or_refuse()
+    config = SandboxConfig(api_key=api_key, latency_ms=latency_ms, error_rate=error_rate,
+                           validate_share=validate_share, seed=seed, webhook_url=settings.sandbox_webhook_url)  # fmt: skip
+    if config.webhook_url:
+        from followup.sandbox.events import Signer
+
+        err.print(f"Posting signed events to {config.webhook_url}; its public key (SENDGRID_WEBHOOK_PUBLIC_KEY):",
+                  markup=False)  # fmt: skip
+        err.print(Signer(seed).public_key, markup=False, soft_wrap=True)
+    serve(host, port, config)

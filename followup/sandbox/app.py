@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from followup.sandbox.events import EventPoster, Signer, event_id
 from followup.sandbox.validation import limit_problems, load_validator, problem, schema_problems
 
 MAX_BODY_BYTES = 30 * 1024 * 1024  # SendGrid: the whole request must stay under 30 MB
@@ -36,6 +37,9 @@ class SandboxConfig:
     burst_429_length: int = 0  # ... this many requests long
     validate_share: float = 1.0  # share of bodies validated against the schema (limits are always checked)
     seed: int = 0
+    webhook_url: str | None = None  # FOLLOWUP_SANDBOX_WEBHOOK_URL: where signed events are posted
+    event_interval_s: float = 2.0  # a POST of what happened every so often, as SendGrid batches them
+    duplicate_rate: float = 0.0  # share of events posted a second time (SendGrid: about 3 times each)
 
 
 @dataclass(slots=True)
@@ -68,6 +72,14 @@ class SandboxApp:
         self._accepted: list[tuple[str, float, bytes, str | None]] = []
         self._answers: Counter[int] = Counter()
         self.connections = 0  # TCP connections accepted: shows whether clients reuse them
+        self.signer = Signer(config.seed)
+        self.poster = (
+            EventPoster(config.webhook_url, self.signer, config.event_interval_s, config.duplicate_rate, config.seed)
+            if config.webhook_url
+            else None
+        )
+        # The business clock it was told (set_clock, POST /sandbox/clock); None: the real one.
+        self.business_now: datetime | None = None
         if config.validate_share > 0:
             load_validator()
 
@@ -138,7 +150,50 @@ class SandboxApp:
         custom_args = message.get("custom_args")
         message_key = custom_args.get("message_key") if isinstance(custom_args, dict) else None
         self._accepted.append((message_id, time.time(), body, message_key))
+        if self.poster is not None:
+            self.poster.add(self._delivery_events(message, message_id))
         return Response(202, [("X-Message-Id", message_id)])
+
+    def set_clock(self, now: datetime) -> None:
+        """Stamp what happens from now on with this business time (aware)."""
+        self.business_now = now.astimezone(timezone.utc)
+
+    def _now(self) -> float:
+        return self.business_now.timestamp() if self.business_now is not None else time.time()
+
+    def _delivery_events(self, message: dict[str, Any], message_id: str) -> list[dict]:
+        """processed, then delivered a few seconds later, for each recipient, shaped as SendGrid's:
+        custom_args as top-level keys, sg_message_id the X-Message-Id and a suffix."""
+        custom_args = message.get("custom_args") if isinstance(message.get("custom_args"), dict) else {}
+        name = custom_args.get("message_key") or message_id
+        recipients = [str(r.get("email", "")).lower() for p in message.get("personalizations") or [] if isinstance(p, dict)
+                      for r in p.get("to") or [] if isinstance(r, dict)]  # fmt: skip
+        at = self._now()
+        events = []
+        for index, email in enumerate(recipients):
+            # The same seed and message give the same delay and ids, whatever order messages came in.
+            delay = random.Random(f"{self.config.seed}:{name}:{email}").randint(1, 8)
+            common = {**custom_args, "email": email, "sg_message_id": f"{message_id}.sandbox.{index}.0",
+                      "smtp-id": f"<{message_id}@sandbox>", "category": list(message.get("categories") or [])}  # fmt: skip
+            events.append({**common, "event": "processed", "timestamp": int(at),
+                           "sg_event_id": event_id(self.config.seed, name, email, "processed")})  # fmt: skip
+            events.append({**common, "event": "delivered", "timestamp": int(at) + delay, "response": "250 OK",
+                           "sg_event_id": event_id(self.config.seed, name, email, "delivered")})  # fmt: skip
+        return events
+
+    def public_key_json(self, headers: dict[str, str], body: bytes | None) -> Response:
+        # The shape of SendGrid's GET /v3/user/webhooks/event/settings/signed.
+        return Response(200, [_JSON], json.dumps({"public_key": self.signer.public_key}).encode())
+
+    def clock_json(self, headers: dict[str, str], body: bytes | None) -> Response:
+        try:
+            now = datetime.fromisoformat(json.loads(body or b"")["now"].replace("Z", "+00:00"))
+            if now.tzinfo is None:
+                raise ValueError("no UTC offset")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return _errors(400, problem(f'expected {{"now": ISO 8601 with an offset}}: {exc}', "now"))
+        self.set_clock(now)
+        return Response(200, [_JSON], json.dumps({"now": self.business_now.isoformat()}).encode())
 
     def messages_json(self, headers: dict[str, str], body: bytes | None) -> Response:
         # Stored bodies are already valid JSON: splice them in rather than parse and re-serialise.
@@ -160,6 +215,8 @@ class SandboxApp:
             "mail_send_requests": sum(self._answers.values()),
             "connections": self.connections,
             "answers": {str(status): count for status, count in sorted(self._answers.items())},
+            "events_posted": self.poster.posted_events if self.poster else 0,
+            "events_waiting": self.poster.waiting if self.poster else 0,
         }
         return Response(200, [_JSON], json.dumps(stats).encode())
 
@@ -178,6 +235,8 @@ _ROUTES = {
     "/sandbox/stats": ("GET", SandboxApp.stats_json),
     "/sandbox/message-keys": ("GET", SandboxApp.message_keys_json),
     "/sandbox/outbox": ("GET", SandboxApp.outbox_html),
+    "/sandbox/public-key": ("GET", SandboxApp.public_key_json),
+    "/sandbox/clock": ("POST", SandboxApp.clock_json),
 }
 
 _OUTBOX_PAGE = """<!doctype html>

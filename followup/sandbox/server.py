@@ -19,7 +19,9 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import asdict
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from followup.sandbox.app import SandboxApp, SandboxConfig
@@ -37,7 +39,7 @@ async def _start_server(host: str, port: int, config: SandboxConfig):
     # backlog: a load test opens hundreds of connections at once
     server = await loop.create_server(lambda: HttpProtocol(app, connections), host, port, backlog=1024)
     bound_host, bound_port = server.sockets[0].getsockname()[:2]
-    return server, connections, f"http://{_url_host(bound_host)}:{bound_port}"
+    return server, connections, f"http://{_url_host(bound_host)}:{bound_port}", app
 
 
 def _url_host(host: str) -> str:
@@ -48,7 +50,7 @@ def serve(host: str, port: int, config: SandboxConfig) -> None:
     """Serve until interrupted. Prints one line with the URL on stdout once it accepts requests."""
 
     async def main() -> None:
-        server, _, url = await _start_server(host, port, config)
+        server, _, url, _ = await _start_server(host, port, config)
         print(f"{READY_PREFIX}{url}", flush=True)
         log.info("Sandbox ready at %s (POST /v3/mail/send, GET /sandbox/outbox)", url)
         async with server:
@@ -78,6 +80,7 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._child: subprocess.Popen | None = None
+        self._app: SandboxApp | None = None  # on a thread of this process
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -106,6 +109,9 @@ class Sandbox:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._thread = None
+        if self._app is not None and self._app.poster is not None:
+            self._app.poster.stop()
+        self._app = None
 
     @property
     def pid(self) -> int | None:
@@ -126,13 +132,40 @@ class Sandbox:
         connections (accepted TCP connections), answers (by status)."""
         return self._get_json("/sandbox/stats")
 
+    def public_key(self) -> str:
+        """The key its event POSTs are signed with, as SendGrid shows it (SENDGRID_WEBHOOK_PUBLIC_KEY)."""
+        return self._get_json("/sandbox/public-key")["public_key"]
+
+    def set_clock(self, now: datetime) -> None:
+        """Tell it the business clock: what happens from now on is stamped with it."""
+        self._request("POST", "/sandbox/clock", json.dumps({"now": now.isoformat()}).encode())
+
+    def wait_for_events(self, timeout: float = 30.0) -> dict:
+        """Wait until the receiver has acknowledged every event so far; the stats then. TimeoutError
+        when some are still waiting after `timeout` seconds (the receiver is down, or refuses them)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if stats["events_waiting"] == 0:
+                return stats
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{stats['events_waiting']} events still wait for the receiver")
+            time.sleep(0.05)
+
     def _get_json(self, path: str):
+        return self._request("GET", path)
+
+    def _request(self, method: str, path: str, body: bytes | None = None):
         # http.client rather than urllib: urllib would route localhost through an *_proxy variable.
         address = urlsplit(self.url)
         connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
         try:
-            connection.request("GET", path)
-            return json.loads(connection.getresponse().read())
+            connection.request(method, path, body=body)
+            answer = connection.getresponse()
+            text = answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"the sandbox answered {method} {path} with {answer.status}: {text[:200]!r}")
+            return json.loads(text)
         finally:
             connection.close()
 
@@ -144,13 +177,16 @@ class Sandbox:
             loop = asyncio.new_event_loop()
             self._loop = loop
             try:
-                server, connections, url = loop.run_until_complete(_start_server(self.host, self.port, self.config))
+                server, connections, url, app = loop.run_until_complete(
+                    _start_server(self.host, self.port, self.config)
+                )
             except BaseException as exc:  # handed to start(), which raises it in the caller's thread
                 outcome["error"] = exc
                 ready.set()
                 loop.close()
                 return
             outcome["url"] = url
+            self._app = app
             ready.set()
             try:
                 loop.run_forever()
