@@ -7,7 +7,7 @@ other tools can read the ledger directly.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -274,8 +274,6 @@ class Response(Base):
     note: Mapped[str | None] = mapped_column(sa.Text)
     # The same answer arriving twice (a file imported again, a webhook retried) is stored once.
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
-    # An out-of-office reply's return date, when its text gives one: the next step waits for it.
-    returns_on: Mapped[date | None] = mapped_column(sa.Date)
 
 
 class Suppression(Base):

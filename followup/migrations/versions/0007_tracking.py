@@ -1,4 +1,4 @@
-"""tracking: events flagged when their message is unknown; an out-of-office reply's return date
+"""tracking: events flagged when their message is unknown, and found by their sg_message_id
 
 Revision ID: 0007
 Revises: 0006
@@ -18,13 +18,9 @@ def upgrade() -> None:
         # False: neither its message_key nor its sg_message_id names a message of this ledger.
         batch.add_column(sa.Column("matched", sa.Boolean(), nullable=False, server_default=sa.true()))
     op.create_index("ix_events_provider_message_id", "events", ["provider_message_id"])
-    with op.batch_alter_table("responses") as batch:
-        batch.add_column(sa.Column("returns_on", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("responses") as batch:
-        batch.drop_column("returns_on")
     op.drop_index("ix_events_provider_message_id", table_name="events")
     with op.batch_alter_table("events") as batch:
         batch.drop_column("matched")
