@@ -227,6 +227,7 @@ def test_the_run_command_writes_eml_files_then_pause_stop_and_cancel_steer_the_l
     result = runner.invoke(app, ["run", str(path), "--campaign", "nov", "--now", SAMPLE_NOW.isoformat()])
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == channels["email"] + channels["in_person"]
+    assert "email replies are not tracked" in " ".join(result.stderr.split())
 
     # A second round, planned in the future, to steer before it goes out.
     later = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -236,7 +237,9 @@ def test_the_run_command_writes_eml_files_then_pause_stop_and_cancel_steer_the_l
     candidate = sorted(ledger(str(engine.url)).values(), key=lambda r: r["candidate_id"])[0]["candidate_id"]
 
     assert runner.invoke(app, ["pause", "nov"]).exit_code == 0
-    assert runner.invoke(app, ["sweep", "--now", later.isoformat()]).stdout.strip().endswith("nothing was due")
+    swept = runner.invoke(app, ["sweep", "--now", later.isoformat()])
+    assert swept.stdout.strip().endswith("nothing was due")
+    assert "followup outcomes import FILE" in " ".join(swept.stderr.split())
     assert runner.invoke(app, ["stop", candidate]).stdout.startswith("1 pending messages")
     assert runner.invoke(app, ["cancel", "nov"]).exit_code == 0
     assert reports.status_counts(engine, "nov") == {"cancelled": 30}

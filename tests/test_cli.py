@@ -278,3 +278,18 @@ def test_a_campaign_named_with_braces_is_steered_and_named_as_it_is(tmp_path):
     assert paused.exit_code == 0 and paused.stdout.strip() == f"{name} is paused."
     cancelled = invoke(["cancel", name], tmp_path)
     assert cancelled.exit_code == 0 and cancelled.stdout.strip() == f"{name} is cancelled; 0 messages will not be sent."
+
+
+def test_campaigns_say_that_email_replies_are_not_tracked_and_how_to_record_them(tmp_path):
+    from followup.store.planning import ensure_campaign
+
+    empty = invoke(["campaigns"], tmp_path)
+    assert empty.exit_code == 0 and "not tracked" not in empty.stderr  # nothing sent, nothing to warn of
+    ensure_campaign(open_ledger(f"sqlite:///{tmp_path / 'data' / 'followup.db'}"), "spring")
+    for args in (["campaigns"], ["campaigns", "--json"]):
+        listed = invoke(args, tmp_path)
+        assert listed.exit_code == 0
+        note = " ".join(listed.stderr.split())
+        assert "email replies are not tracked" in note
+        assert "followup outcomes import FILE" in note and "followup stop CANDIDATE" in note
+    assert json.loads(listed.stdout)[0]["name"] == "spring"  # stdout holds only the JSON

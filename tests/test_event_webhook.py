@@ -344,3 +344,11 @@ def test_a_suppressing_event_holds_back_the_next_steps_by_the_stop_rules(ledger_
     with engine.connect() as conn:
         statuses = dict(conn.execute(sa.select(Message.channel, Message.status).where(Message.step == 1)).all())
     assert {channel for channel, status in statuses.items() if status == "suppressed"} == held_back
+
+
+def test_serve_refuses_a_public_key_that_is_not_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", "bm90IGEga2V5")
+    result = CliRunner().invoke(app, ["serve", "--port", "0"])
+    assert result.exit_code == 2
+    assert "SENDGRID_WEBHOOK_PUBLIC_KEY: not a public key" in result.stderr

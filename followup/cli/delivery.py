@@ -27,7 +27,7 @@ from followup.cli.common import (
     signing_secret_or_refuse,
 )
 from followup.cli.progress import ledger_progress
-from followup.cli.summary import print_campaign, print_later
+from followup.cli.summary import print_campaign, print_later, print_replies_not_tracked
 from followup.config import Settings
 
 
@@ -94,6 +94,8 @@ def run(
         with ledger_progress(err, counts, f"campaign {name}"):
             summary = run_campaign(file, name, mapping, settings, moment, dry_run, templates_dir=templates)
     print_campaign(summary, as_json)
+    if not dry_run:
+        print_replies_not_tracked()
     raise typer.Exit(summary.exit_code())
 
 
@@ -128,6 +130,7 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
                       f"their next window, {sent['unknown']} unknown, {sent['retry_wait']} waiting for a retry"
                       + (f"; PAUSED: {sent['pause_reason']}" if sent["paused"] else ""), markup=False)  # fmt: skip
         print_later(summary.later, summary.next_due)
+    print_replies_not_tracked()
     raise typer.Exit(summary.exit_code())
 
 
@@ -206,13 +209,15 @@ def campaigns(as_json: JsonOption = False) -> None:
     found = list_campaigns(open_ledger(settings_or_refuse().ledger_url))
     if as_json:
         sys.stdout.write(json.dumps(found) + "\n")
-        return
-    if not found:
+    elif not found:
         out.print("No campaigns yet: `followup run FILE` starts one.")
-    for campaign in found:
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(campaign["messages"].items())) or "no messages"
-        reason = f" ({campaign['reason']})" if campaign["reason"] else ""
-        out.print(f"{campaign['name']}  {campaign['state']}{reason}: {counts}", markup=False)
+    else:
+        for campaign in found:
+            counts = ", ".join(f"{n} {status}" for status, n in sorted(campaign["messages"].items())) or "no messages"
+            reason = f" ({campaign['reason']})" if campaign["reason"] else ""
+            out.print(f"{campaign['name']}  {campaign['state']}{reason}: {counts}", markup=False)
+    if found:
+        print_replies_not_tracked()
 
 
 CampaignArgument = Annotated[str, typer.Argument(help="The campaign's name.")]

@@ -74,6 +74,15 @@ def print_later(later: dict[str, int], next_due: datetime | None) -> None:
               markup=False)  # fmt: skip
 
 
+def print_replies_not_tracked() -> None:
+    """Said on every run, sweep and campaign list until Inbound Parse is set up: the cadence cannot
+    see an email reply, so a nudge would follow an "I accept" unless someone records it."""
+    err.print("[yellow]Note:[/yellow] email replies are not tracked: they reach the recruiter's inbox only, and "
+              "the cadence goes on after a candidate answers by email. Record each answer with "
+              "`followup outcomes import FILE` (accepted, declined, question, opt_out...), or take someone out "
+              "with `followup stop CANDIDATE`.")  # fmt: skip
+
+
 def _print_changed(changed: list[dict]) -> None:
     """Said loudly: a re-import changed a decision that some candidates have already heard."""
     heard = [c for c in changed if c["sent"]]
