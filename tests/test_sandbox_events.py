@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -173,3 +173,64 @@ def test_posts_are_at_most_768_kb_and_keep_every_event_in_order():
     posts = batches(encoded)
     assert len(posts) > 3 and all(len(post) <= MAX_POST_BYTES for post in posts)
     assert [e["sg_event_id"] for post in posts for e in json.loads(post)] == [f"e{n}" for n in range(3000)]
+
+
+# --- the candidates' behaviour ---
+
+
+def test_the_behaviour_model_acts_out_its_documented_rates_and_repeats_for_a_seed():
+    from followup.sandbox import behaviour
+
+    params = behaviour.DEFAULT
+    tuesday = datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc)
+    worlds = [behaviour.act(5, f"k{n}", f"p{n}@example.com", tuesday, step=0) for n in range(20_000)]
+    bounced = sum(b for b, _ in worlds) / len(worlds)
+    delivered = [actions for b, actions in worlds if not b]
+    machine = [a for actions in delivered for when, a in actions if a.get("sg_machine_open")]
+    human = sum(any(a["event"] == "open" and not a.get("sg_machine_open") for _, a in actions) for actions in delivered)
+    clicks = sum(any(a["event"] == "click" for _, a in actions) for actions in delivered)
+    weekday = params.open_by_weekday[1] / (sum(params.open_by_weekday) / 7)
+    assert abs(bounced - params.hard_bounce) < 0.003
+    assert abs(len(machine) / len(delivered) - params.apple_mpp) < 0.02
+    assert abs(human / len(delivered) - params.human_open * weekday) < 0.02
+    assert abs(clicks / human - params.click_after_open) < 0.02
+    # Apple's fetches come seconds after delivery; a person's open later.
+    assert all(0 < (when - tuesday).total_seconds() <= 8 for actions in delivered for when, a in actions
+               if a.get("sg_machine_open"))  # fmt: skip
+    # The fourth email on loses about three times as many to unsubscribes.
+    late = [behaviour.act(5, f"k{n}", f"p{n}@example.com", tuesday, step=3) for n in range(20_000)]
+    early_unsubscribes = sum(any(a["event"] == "unsubscribe" for _, a in actions) for _, actions in worlds)
+    late_unsubscribes = sum(any(a["event"] == "unsubscribe" for _, a in actions) for _, actions in late)
+    assert 2 < late_unsubscribes / max(early_unsubscribes, 1) < 4.5
+    # The same seed, the same world; another seed, another.
+    assert behaviour.act(5, "k1", "p1@example.com", tuesday, 0) == worlds[1]
+    assert [behaviour.act(6, f"k{n}", f"p{n}@example.com", tuesday, 0) for n in range(50)] != worlds[:50]
+
+
+def test_recipients_act_as_the_business_clock_advances_and_reach_the_warm_list(ledger_url):
+    from followup.stages.engagement import EngagementSetup, candidate_engagement
+
+    engine = open_ledger(ledger_url)
+    keys = [f"k{n}" for n in range(30)]
+    seed_messages(engine, keys)
+    with engine.begin() as conn:  # sent, as the sender would have marked them
+        conn.execute(sa.update(Message).values(status="sent", sent_at=BUSINESS))
+    secret = SecretStr("sandbox-events-secret-0123456789")
+    with serving(engine, secret, webhook_public_key=load_public_key(Signer(4).public_key)) as receiver:
+        config = SandboxConfig(event_interval_s=0.05, seed=4, webhook_url=receiver + PATH, behaviour=True)
+        with Sandbox(config) as sandbox:
+            sandbox.set_clock(BUSINESS)
+            for key in keys:
+                send(sandbox.url, key)
+            sandbox.wait_for_events(timeout=20)
+            before = {e["event"] for e in events(engine)}
+            sandbox.set_clock(BUSINESS + timedelta(days=10))
+            sandbox.wait_for_events(timeout=20)
+    stored = events(engine)
+    assert before <= {"processed", "delivered", "bounce", "open"}  # at most Apple's fetches on arrival
+    assert {"open", "click"} <= {e["event"] for e in stored}
+    assert all(BUSINESS.timestamp() <= e["payload"]["timestamp"] <= (BUSINESS + timedelta(days=10)).timestamp()
+               for e in stored)  # fmt: skip
+    # One candidate got all 30 messages: the model's human opens and clicks make them warm.
+    (listed,) = candidate_engagement(EngagementSetup(str(engine.url)), BUSINESS + timedelta(days=10))
+    assert listed.engagement.state == "warm"

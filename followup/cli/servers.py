@@ -92,7 +92,12 @@ def sandbox(
         float,
         typer.Option("--validate-share", min=0.0, max=1.0, help="Share of bodies checked against SendGrid's schema."),
     ] = 1.0,
-    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same key pair and event ids.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="The same seed gives the same key pair, event ids and world.")
+    ] = 0,
+    behaviour: Annotated[
+        bool, typer.Option("--behaviour", help="Recipients open, click, bounce and unsubscribe (a seeded model).")
+    ] = False,
 ) -> None:
     """Run a local SendGrid-compatible server: point SENDGRID_API_HOST at it to send without sending.
 
@@ -104,13 +109,16 @@ def sandbox(
     each message it accepts there, signed with its own key pair (GET /sandbox/public-key; set
     SENDGRID_WEBHOOK_PUBLIC_KEY to it for `followup serve`), batched every few seconds and
     retried while the receiver is down. Events carry the business time told by POST
-    /sandbox/clock {"now": ISO 8601}, or the real time.
+    /sandbox/clock {"now": ISO 8601}, or the real time. With --behaviour, recipients act as that
+    clock advances: Apple's machine opens on arrival, people's opens and clicks, hard bounces,
+    unsubscribes and spam reports, at rates documented in followup/sandbox/behaviour.py.
     """
     from followup.sandbox import SandboxConfig, serve
 
     settings = settings_or_refuse()
     config = SandboxConfig(api_key=api_key, latency_ms=latency_ms, error_rate=error_rate,
-                           validate_share=validate_share, seed=seed, webhook_url=settings.sandbox_webhook_url)  # fmt: skip
+                           validate_share=validate_share, seed=seed, webhook_url=settings.sandbox_webhook_url,
+                           behaviour=behaviour)  # fmt: skip
     if config.webhook_url:
         from followup.sandbox.events import Signer
 

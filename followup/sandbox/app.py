@@ -8,17 +8,21 @@ Everything it keeps lives in memory, for the life of the process.
 from __future__ import annotations
 
 import base64
+import heapq
 import html
+import itertools
 import json
 import math
 import os
 import random
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from followup.sandbox import behaviour
 from followup.sandbox.events import EventPoster, Signer, event_id
 from followup.sandbox.validation import limit_problems, load_validator, problem, schema_problems
 
@@ -40,6 +44,8 @@ class SandboxConfig:
     webhook_url: str | None = None  # FOLLOWUP_SANDBOX_WEBHOOK_URL: where signed events are posted
     event_interval_s: float = 2.0  # a POST of what happened every so often, as SendGrid batches them
     duplicate_rate: float = 0.0  # share of events posted a second time (SendGrid: about 3 times each)
+    # Recipients act (sandbox.behaviour): opens, clicks, bounces, unsubscribes, as the clock advances.
+    behaviour: bool = False
 
 
 @dataclass(slots=True)
@@ -73,8 +79,14 @@ class SandboxApp:
         self._answers: Counter[int] = Counter()
         self.connections = 0  # TCP connections accepted: shows whether clients reuse them
         self.signer = Signer(config.seed)
+        # What recipients will do, by business time: (unix time, order, event), acted out as the
+        # clock passes it. The poster's thread takes from it; /v3/mail/send adds to it.
+        self._due: list[tuple[float, int, dict]] = []
+        self._due_lock = threading.Lock()
+        self._order = itertools.count()
         self.poster = (
-            EventPoster(config.webhook_url, self.signer, config.event_interval_s, config.duplicate_rate, config.seed)
+            EventPoster(config.webhook_url, self.signer, config.event_interval_s, config.duplicate_rate, config.seed,
+                        source=self._take_due if config.behaviour else None)  # fmt: skip
             if config.webhook_url
             else None
         )
@@ -155,8 +167,23 @@ class SandboxApp:
         return Response(202, [("X-Message-Id", message_id)])
 
     def set_clock(self, now: datetime) -> None:
-        """Stamp what happens from now on with this business time (aware)."""
+        """Stamp what happens from now on with this business time (aware), and act out what the
+        recipients do up to it (posted with the next batch)."""
         self.business_now = now.astimezone(timezone.utc)
+
+    def _due_by_now(self) -> int:
+        """What recipients have done by the clock's time and the poster has not yet taken."""
+        now = self._now()
+        with self._due_lock:
+            return sum(1 for at, _, _ in self._due if at <= now)
+
+    def _take_due(self) -> list[dict]:
+        now = self._now()
+        taken = []
+        with self._due_lock:
+            while self._due and self._due[0][0] <= now:
+                taken.append(heapq.heappop(self._due)[2])
+        return taken
 
     def _now(self) -> float:
         return self.business_now.timestamp() if self.business_now is not None else time.time()
@@ -166,20 +193,41 @@ class SandboxApp:
         custom_args as top-level keys, sg_message_id the X-Message-Id and a suffix."""
         custom_args = message.get("custom_args") if isinstance(message.get("custom_args"), dict) else {}
         name = custom_args.get("message_key") or message_id
-        recipients = [str(r.get("email", "")).lower() for p in message.get("personalizations") or [] if isinstance(p, dict)
-                      for r in p.get("to") or [] if isinstance(r, dict)]  # fmt: skip
+        personalizations = [p for p in message.get("personalizations") or [] if isinstance(p, dict)]
+        recipients = [str(r.get("email", "")).lower() for p in personalizations for r in p.get("to") or []
+                      if isinstance(r, dict)]  # fmt: skip
         at = self._now()
         events = []
         for index, email in enumerate(recipients):
             # The same seed and message give the same delay and ids, whatever order messages came in.
             delay = random.Random(f"{self.config.seed}:{name}:{email}").randint(1, 8)
             common = {**custom_args, "email": email, "sg_message_id": f"{message_id}.sandbox.{index}.0",
-                      "smtp-id": f"<{message_id}@sandbox>", "category": list(message.get("categories") or [])}  # fmt: skip
+                      "smtp-id": f"<{message_id}@sandbox>",
+                      "category": list(message.get("categories") or [])}  # fmt: skip
             events.append({**common, "event": "processed", "timestamp": int(at),
                            "sg_event_id": event_id(self.config.seed, name, email, "processed")})  # fmt: skip
-            events.append({**common, "event": "delivered", "timestamp": int(at) + delay, "response": "250 OK",
-                           "sg_event_id": event_id(self.config.seed, name, email, "delivered")})  # fmt: skip
+            delivered = {**common, "event": "delivered", "timestamp": int(at) + delay, "response": "250 OK",
+                         "sg_event_id": event_id(self.config.seed, name, email, "delivered")}  # fmt: skip
+            if self.config.behaviour:
+                delivered = self._behave(common, delivered, name, email)
+            events.append(delivered)
         return events
+
+    def _behave(self, common: dict, delivered: dict, name: str, email: str) -> dict:
+        """The delivered event, or the hard bounce in its place; what the recipient does next is due later."""
+        step = str(common.get("step", ""))  # custom_args are strings
+        step = int(step) if step.isdigit() else 0
+        at = datetime.fromtimestamp(delivered["timestamp"], timezone.utc)
+        bounced, actions = behaviour.act(self.config.seed, name, email, at, step)
+        if bounced:
+            return {**delivered, "event": "bounce", "type": "bounce", "status": "5.1.1",
+                    "reason": "550 5.1.1 The email account that you tried to reach does not exist"}  # fmt: skip
+        with self._due_lock:
+            for index, (when, fields) in enumerate(actions):
+                sg_event_id = event_id(self.config.seed, name, email, fields["event"], str(index))
+                event = {**common, **fields, "timestamp": int(when.timestamp()), "sg_event_id": sg_event_id}
+                heapq.heappush(self._due, (when.timestamp(), next(self._order), event))
+        return delivered
 
     def public_key_json(self, headers: dict[str, str], body: bytes | None) -> Response:
         # The shape of SendGrid's GET /v3/user/webhooks/event/settings/signed.
@@ -216,7 +264,8 @@ class SandboxApp:
             "connections": self.connections,
             "answers": {str(status): count for status, count in sorted(self._answers.items())},
             "events_posted": self.poster.posted_events if self.poster else 0,
-            "events_waiting": self.poster.waiting if self.poster else 0,
+            # What is due first: the poster moves it to its queue under its own lock, counted next.
+            "events_waiting": (self._due_by_now() + self.poster.waiting) if self.poster else 0,
         }
         return Response(200, [_JSON], json.dumps(stats).encode())
 

@@ -21,6 +21,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -81,11 +82,12 @@ class EventPoster:
     """Posts queued events to `url` every `interval_s` seconds, until stopped; retries with backoff."""
 
     def __init__(self, url: str, signer: Signer, interval_s: float = 2.0, duplicate_rate: float = 0.0,
-                 seed: int = 0) -> None:  # fmt: skip
+                 seed: int = 0, source: Callable[[], list[dict]] | None = None) -> None:  # fmt: skip
         self.url = url
         self.signer = signer
         self.interval_s = interval_s
         self.duplicate_rate = duplicate_rate
+        self.source = source  # asked before each batch for more events that are due by now
         self._rng = random.Random(seed)
         self._queue: list[bytes] = []
         self._pending: list[bytes] = []  # posts refused or unanswered, in order, posted again first
@@ -99,11 +101,13 @@ class EventPoster:
         self._thread.start()
 
     def add(self, events: list[dict]) -> None:
+        with self._lock:
+            self._queue.extend(self._encoded(events))
+
+    def _encoded(self, events: list[dict]) -> list[bytes]:
         encoded = [json.dumps(event, separators=(",", ":")).encode() for event in events]
         # SendGrid delivers events at least once: some again, so receivers' dedupe is exercised.
-        encoded += [e for e in encoded if self.duplicate_rate and self._rng.random() < self.duplicate_rate]
-        with self._lock:
-            self._queue.extend(encoded)
+        return encoded + [e for e in encoded if self.duplicate_rate and self._rng.random() < self.duplicate_rate]
 
     @property
     def waiting(self) -> int:
@@ -121,6 +125,9 @@ class EventPoster:
         while not self._stopped.is_set():
             self._wake.wait(backoff)
             with self._lock:
+                if self.source is not None:
+                    # Taken and queued under one lock: `waiting` never misses them in between.
+                    self._queue.extend(self._encoded(self.source()))
                 self._pending.extend(batches(self._queue))
                 self._queue.clear()
                 posts = list(self._pending)
