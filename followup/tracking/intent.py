@@ -53,10 +53,14 @@ _AUTO_SUBJECT = re.compile(
 )
 _AUTO_SENDER = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|noreply)[@+]", re.I)
 
+# A ticket bot names the ticket ("your ticket", "ticket #123"); a candidate may mention a plane ticket.
+_TICKET = r"\b(your|a|ihr|votre|su|seu) ticket\b|\bticket (#|no\b|number|nr)"
+
 _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "absence": {
-        "en": (r"out of (the )?office", r"on (vacation|holiday|leave|annual leave|parental leave)", r"\baway\b",
-               r"\bback on\b", r"will (be back|return)", r"limited access to (my )?e-?mail"),
+        "en": (r"out of (the )?office", r"on (vacation|holiday|leave|annual leave|parental leave)",
+               r"\b(i am|i'm|currently) away\b", r"back (on|in) (\w+day|\d|the office)",
+               r"will (be back|return) (on|to|in)\b", r"limited access to (my )?e-?mail"),
         "de": (r"nicht im b[üu]ro", r"\burlaub\b", r"abwesend", r"wieder erreichbar", r"wieder da",
                r"abwesenheit"),
         "fr": (r"absente?\b", r"en cong[ée]s?", r"de retour", r"hors du bureau"),
@@ -64,13 +68,13 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "pt": (r"fora do escrit[óo]rio", r"de f[ée]rias", r"ausente", r"\bvolto\b", r"\bretorno (em|no dia|a)\b"),
     },
     "bot": {
-        "en": (r"(mailbox|inbox|address) is not monitored", r"do not reply", r"\bticket\b",
+        "en": (r"(mailbox|inbox|address) is not monitored", r"do not reply", _TICKET,
                r"automated (message|response|reply)", r"we have received your (e-?mail|message|request)"),
-        "de": (r"nicht [üu]berwacht", r"antworten sie nicht", r"automatische antwort", r"\bticket\b",
+        "de": (r"nicht [üu]berwacht", r"antworten sie nicht", r"automatische antwort", _TICKET,
                r"automatisch generiert", r"wir haben ihre anfrage erhalten"),
-        "fr": (r"n'est pas surveill[ée]e", r"ne pas r[ée]pondre", r"r[ée]ponse automatique", r"\bticket\b",
+        "fr": (r"n'est pas surveill[ée]e", r"ne pas r[ée]pondre", r"r[ée]ponse automatique", _TICKET,
                r"g[ée]n[ée]r[ée] automatiquement", r"bien re[çc]u votre demande"),
-        "es": (r"no est[áa] supervisado", r"no responda", r"respuesta autom[áa]tica", r"\bticket\b",
+        "es": (r"no est[áa] supervisado", r"no responda", r"respuesta autom[áa]tica", _TICKET,
                r"generado autom[áa]ticamente", r"hemos recibido su solicitud"),
         "pt": (r"n[ãa]o [ée] monitorad[ao]", r"n[ãa]o responda", r"resposta autom[áa]tica", r"\bchamado\b",
                r"gerada automaticamente", r"recebemos sua solicita[çc][ãa]o"),
@@ -103,13 +107,15 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "pt": (r"\?", r"poderiam"),
     },
     "accept": {
-        "en": (r"\bi (happily |gladly )?accept\b", r"\byes\b", r"count me in", r"delighted to accept", r"i'?m in\b"),
-        "de": (r"nehme .*\ban\b", r"\bja\b", r"sage zu", r"zusage"),
-        "fr": (r"j'accepte", r"\boui\b", r"acceptation"),
-        "es": (r"\bacepto\b", r"\bs[íi]\b"),
-        "pt": (r"\baceito\b", r"\bsim\b", r"aceitar a oferta"),
+        "en": (r"\bi (happily |gladly )?accept\b", r"^\W*yes\b", r"count me in", r"delighted to accept", r"i'?m in\b"),
+        "de": (r"nehme .*\ban\b", r"^\W*ja\b", r"sage zu", r"zusage"),
+        "fr": (r"j'accepte", r"^\W*oui\b", r"acceptation"),
+        "es": (r"\bacepto\b", r"^\W*(sí\b|si\s*[,.!])"),
+        "pt": (r"\baceito\b", r"^\W*sim\b", r"aceitar a oferta"),
     },
 }
+# A bare "yes"/"ja"/"sí" is only an answer when it opens the reply; an unaccented "si" only with
+# punctuation after it, as it is also Spanish "if".
 _COMPILED = {kind: {lang: [re.compile(p, re.I) for p in pats] for lang, pats in by.items()}
              for kind, by in _WORDS.items()}
 
