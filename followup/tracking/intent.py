@@ -6,7 +6,7 @@ Precedence (the first rule that holds decides):
    bulk/junk/list/auto_reply, a mailer-daemon/postmaster/no-reply sender, or an auto-reply subject
    prefix (en, de, fr, es, pt) mark the message automatic. ``X-Auto-Response-Suppress`` does not:
    Outlook puts it on mail people write. An automatic message is out_of_office when its wording
-   speaks of absence, auto_reply otherwise.
+   (or its subject) speaks of absence, auto_reply otherwise.
 2. Wording of absence (out of office, vacation, "back on 12 January") -> out_of_office, with the
    return date when the text gives one; wording of a bot ("this mailbox is not monitored", a
    ticket number, "automated message") -> auto_reply.
@@ -23,6 +23,7 @@ Precedence (the first rule that holds decides):
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -203,6 +204,8 @@ def _header_reasons(headers: dict[str, str], subject: str | None, sender: str | 
 
 
 def _new_text(text: str) -> str:
+    # Imported here, as dateparser below, so that importing the tracking package stays cheap for the
+    # webhook receiver, which never reads wording.
     from mailparser_reply import EmailReplyParser
 
     cut = _QUOTE_START.search(text)
@@ -280,8 +283,6 @@ def read_reply(*, text: str | None, html: str | None = None, subject: str | None
 
 def evaluate(rows) -> dict:
     """Accuracy per intent and per language, and the two costly confusions counted on their own."""
-    from collections import defaultdict
-
     tally: dict[str, dict[str, list[int]]] = {"intent": defaultdict(lambda: [0, 0]),
                                                "language": defaultdict(lambda: [0, 0])}
     confusions = {"accepted_read_as_declined": 0, "declined_read_as_accepted": 0}
