@@ -6,8 +6,8 @@ Prefect tasks never depend on the process environment.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -118,6 +118,22 @@ class Settings(BaseSettings):
         default=None,
         description="Where `followup sandbox` posts its signed events, e.g. http://127.0.0.1:8025/webhooks/sendgrid/events.",
     )
+    sandbox_inbound_url: str | None = Field(
+        default=None,
+        description="Where `followup sandbox` posts its candidates' replies as Inbound Parse would, e.g. "
+        "http://127.0.0.1:8025/webhooks/sendgrid/inbound/<FOLLOWUP_INBOUND_TOKEN>.",
+    )
+    inbound_token: SecretStr | None = Field(
+        default=None,
+        description="The secret path segment of the Inbound Parse URL that `followup serve` answers "
+        "(/webhooks/sendgrid/inbound/<token>); unset: every Inbound Parse POST is refused.",
+    )
+    reply_domain: str | None = Field(
+        default=None,
+        description="A domain whose mail SendGrid's Inbound Parse receives (an MX record to mx.sendgrid.net): "
+        "each email's Reply-To becomes a signed per-message address there, so replies are read and tracked. "
+        "Unset: replies reach the recruiter's inbox only and are not tracked.",
+    )
     sendgrid_timeout_s: float = Field(default=30.0, gt=0, description="Seconds one SendGrid request may take.")
     from_email: str | None = Field(default=None, description="The authenticated sender address.")
     from_name: str | None = Field(default=None, description="The sender's display name.")
@@ -193,6 +209,36 @@ class Settings(BaseSettings):
     def _no_empty_secret(cls, value: SecretStr | None) -> SecretStr | None:
         # An empty key would sign links anyone can make: as good as none, so it counts as unset.
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("inbound_token")
+    @classmethod
+    def _long_inbound_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # The token is all that stands between the internet and the reply store (Inbound Parse
+        # signs nothing), and it travels in a URL path: long, and URL-safe.
+        if value is None or not value.get_secret_value():
+            return None
+        token = value.get_secret_value()
+        if len(token) < 24 or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+            raise ValueError(
+                "must be at least 24 URL-safe characters (letters, digits, - and _), e.g. the output of "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value
+
+    @field_validator("reply_domain")
+    @classmethod
+    def _domain_name(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        domain = value.strip().lower().rstrip(".")
+        if "@" in domain or not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]", domain):
+            raise ValueError(f"{value!r} is not a domain name (e.g. replies.example.com)")
+        return domain
+
+    @property
+    def tracks_replies(self) -> bool:
+        """Replies are read and tracked: they go to per-message addresses at FOLLOWUP_REPLY_DOMAIN."""
+        return self.reply_domain is not None
 
     @field_validator("timezone")
     @classmethod
