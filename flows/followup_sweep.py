@@ -1,5 +1,6 @@
 """The sweep, run on a schedule (every 15 minutes: the send windows decide local hours, not the
-cron): settle what dead senders left, plan every cadence's next step whose wait is over, render
+cron): settle what dead senders left, forward the replies Inbound Parse brought to the
+recruiters, plan every cadence's next step whose wait is over, render
 what is planned, send what is due and retry what waited, campaign by campaign (a paused campaign
 is skipped). What responses stopped is cancelled in the send stage, before anything is claimed.
 Last, the candidates warming up become a Markdown artifact (key "warm-candidates").
@@ -26,7 +27,14 @@ from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import SweepSummary
 from tasks.engagement import warm_list
 from tasks.rendering import render_campaign
-from tasks.sending import due_campaigns, plan_next_steps, recover_claims, send_messages, waiting_messages
+from tasks.sending import (
+    due_campaigns,
+    forward_replies,
+    plan_next_steps,
+    recover_claims,
+    send_messages,
+    waiting_messages,
+)
 
 _REPORTED = ("sent", "failed", "suppressed", "cancelled", "moved", "unknown", "retry_wait", "requests", "paused",
              "pause_reason")
@@ -49,6 +57,8 @@ def sweep(
     recovered = recover_claims(setup)
     summary.recovered_sent, summary.recovered_unknown = recovered["sent"], recovered["unknown"]
     summary.reconciled = recovered["reconciled"]
+    # First: a recruiter waits for a candidate's answer more urgently than for anything else here.
+    summary.forwards = forward_replies(setup, email)
     summary.next_steps = plan_next_steps(PlanSetup.of(settings, cadence), business_now).to_json()
     render_setup = RenderSetup.of(settings, templates_dir)
     for campaign in due_campaigns(settings.ledger_url, business_now):

@@ -276,6 +276,56 @@ class Response(Base):
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
 
 
+class ForwardStatus(str, enum.Enum):
+    """A reply's forward to the recruiter, a message of its own: claimed, sent once, never resent blindly."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY_WAIT = "retry_wait"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    NONE = "none"  # nobody to forward it to: no recruiter address, nor a sender one
+
+
+class Reply(Base):
+    """An email reply that Inbound Parse posted: kept whole, matched or not, read once, and
+    forwarded to the recruiter once. A matched reply is also a row of `responses`."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    # sha256 of its Message-ID: Inbound Parse posts a reply again after a 5xx.
+    dedupe_key: Mapped[str] = mapped_column(sa.String(64), unique=True, index=True)
+    message_id_header: Mapped[str | None] = mapped_column(sa.String(998))
+    # None: it matched no message of this ledger (kept, never dropped).
+    candidate_id: Mapped[str | None] = mapped_column(sa.ForeignKey("candidates.candidate_id"), index=True)
+    message_key: Mapped[str | None] = mapped_column(sa.String(64))
+    matched_by: Mapped[str | None] = mapped_column(sa.String(16))  # address, thread or sender
+    from_email: Mapped[str] = mapped_column(sa.String(320))
+    from_name: Mapped[str | None] = mapped_column(sa.String(200))
+    to_email: Mapped[str | None] = mapped_column(sa.String(320))
+    subject: Mapped[str | None] = mapped_column(sa.Text)
+    text_body: Mapped[str | None] = mapped_column(sa.Text)
+    html_body: Mapped[str | None] = mapped_column(sa.Text)
+    headers: Mapped[dict | None] = mapped_column(sa.JSON)
+    attachments: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    outcome: Mapped[str] = mapped_column(sa.String(32))  # its intent, an Outcome value
+    reasons: Mapped[list | None] = mapped_column(sa.JSON)  # why it was read so
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))  # its Date (business time)
+    stored_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    forward_to: Mapped[str | None] = mapped_column(sa.String(320))
+    forward_status: Mapped[str] = mapped_column(sa.String(16), index=True)  # a ForwardStatus value
+    forward_attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    forward_next_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    forward_claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    forward_claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    forwarded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    forward_provider_id: Mapped[str | None] = mapped_column(sa.String(128))
+    forward_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
 class Suppression(Base):
     """An address that must never be sent to again, and why."""
 

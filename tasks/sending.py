@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from followup.sending import SendReport
 from followup.sending.setup import SendSetup
-from followup.stages import planning, sending, summaries
+from followup.stages import planning, replies, sending, summaries
 from followup.stages.planning import NextSteps, PlanResult, PlanSetup
 from followup.stages.summaries import CampaignSummary
 from followup.transports.base import Transport
@@ -38,6 +38,11 @@ def plan_next_steps(setup: PlanSetup, business_now: datetime) -> NextSteps:
 @task(name="recover-claims", cache_policy=NO_CACHE)
 def recover_claims(setup: SendSetup) -> dict:
     return sending.recover(setup)
+
+
+@task(name="forward-replies", cache_policy=NO_CACHE)
+def forward_replies(setup: SendSetup, email: Transport | None = None) -> dict[str, int]:
+    return replies.forward_replies(setup, email)
 
 
 @task(name="due-campaigns", cache_policy=NO_CACHE)

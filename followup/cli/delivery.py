@@ -120,6 +120,7 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
     else:
         out.print(f"recovered from dead senders: {summary.recovered_sent} sent (events show it), "
                   f"{summary.recovered_unknown} unknown; reconciled from events: {summary.reconciled}")  # fmt: skip
+        _print_forwards(summary.forwards)
         _print_next_steps(summary.next_steps)
         out.print(f"rendered: {summary.rendered}, could not be rendered: {summary.render_failed}")
         if not summary.campaigns:
@@ -132,6 +133,13 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
         print_later(summary.later, summary.next_due)
     print_replies_not_tracked()
     raise typer.Exit(summary.exit_code())
+
+
+def _print_forwards(forwards: dict[str, int]) -> None:
+    if any(forwards.values()):
+        out.print(f"replies forwarded to recruiters: {forwards['forwarded']}, waiting for a retry: "
+                  f"{forwards['retry_wait']}, failed: {forwards['failed']}, unknown (a sweep died sending them; "
+                  f"ask the recruiter): {forwards['unknown']}", markup=False)  # fmt: skip
 
 
 def _print_next_steps(steps: dict) -> None:

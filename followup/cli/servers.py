@@ -35,12 +35,19 @@ def serve(
     with SENDGRID_WEBHOOK_PUBLIC_KEY, the verification key SendGrid shows, and its events are
     stored once before the answer. Without the key every event POST is refused (403).
 
+    POST /webhooks/sendgrid/inbound/<FOLLOWUP_INBOUND_TOKEN> takes the replies SendGrid's Inbound
+    Parse receives at FOLLOWUP_REPLY_DOMAIN (point its MX record at mx.sendgrid.net and the
+    Inbound Parse URL here): each reply is matched to the message it answers, read (accepted,
+    declined, question, opt_out, out_of_office...), stored before the answer, and left in the
+    ledger for the next sweep to forward to the recruiter. Without the token every post is refused.
+
     The links are signed with FOLLOWUP_SECRET_KEY, and this server checks them with it: on a
     SQLite ledger it is made on first use and kept in the data dir; with any other ledger it must
     be set, to the same value the senders have, or serve refuses to start.
 
     Prints the address it listens on once it accepts requests; stop it with Ctrl-C.
     """
+    from followup.stages.replies import InboundSetup
     from followup.store import open_ledger
     from followup.tracking.signatures import BadPublicKey, load_public_key
     from followup.web import CannotListen
@@ -55,6 +62,7 @@ def serve(
         except BadPublicKey as exc:
             refuse(f"SENDGRID_WEBHOOK_PUBLIC_KEY: {exc}")
     engine = open_ledger(settings.ledger_url)
+    inbound = InboundSetup.of(settings)
 
     def ready(url: str) -> None:
         # markup off: an IPv6 address in brackets is not a style tag
@@ -64,6 +72,15 @@ def serve(
         else:
             err.print("[yellow]SENDGRID_WEBHOOK_PUBLIC_KEY is not set:[/yellow] SendGrid's event POSTs are refused "
                       "until it is (set it to the verification key of the signed Event Webhook).")  # fmt: skip
+        if inbound.token is not None:
+            out.print(f"Taking Inbound Parse replies at {url}/webhooks/sendgrid/inbound/<FOLLOWUP_INBOUND_TOKEN>",
+                      markup=False)  # fmt: skip
+            if settings.reply_domain is None:
+                err.print("[yellow]FOLLOWUP_REPLY_DOMAIN is not set:[/yellow] mail carries no reply addresses, so "
+                          "only replies from a candidate's own address are matched.")  # fmt: skip
+        elif settings.reply_domain is not None:
+            err.print("[yellow]FOLLOWUP_INBOUND_TOKEN is not set:[/yellow] every Inbound Parse POST is refused, so "
+                      f"the replies to {settings.reply_domain} are not recorded (SendGrid gives up after 3 days).")
         if settings.unsubscribe_url:
             err.print(f"Mail links point at {settings.unsubscribe_url}/<token>: that URL must reach this server.",
                       markup=False)  # fmt: skip
@@ -72,7 +89,8 @@ def serve(
                       "without it, so no link points here yet.")  # fmt: skip
 
     try:
-        serve_blocking(engine, secret, host, port, on_ready=ready, webhook_public_key=public_key)
+        serve_blocking(engine, secret, host, port, on_ready=ready, webhook_public_key=public_key,
+                       inbound_setup=inbound)  # fmt: skip
     except CannotListen as exc:
         err.print(f"[red]Failed:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILURE) from None

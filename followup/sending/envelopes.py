@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from followup.channels import CHANNELS
+from followup.tracking.reply_address import ReplyAddresses
 from followup.transports.base import Envelope
 
 # Categories group messages in SendGrid's statistics; ids and kinds only, never personal data.
@@ -27,6 +28,9 @@ class EnvelopeBuilder:
     from_email: str
     from_name: str | None = None
     track_engagement: bool = True  # FOLLOWUP_TRACK_ENGAGEMENT
+    # FOLLOWUP_REPLY_DOMAIN's addresses: each email's Reply-To and Message-ID name its row, so
+    # Inbound Parse can match the reply; None: replies go to the recruiter, untracked.
+    replies: ReplyAddresses | None = None
 
     def __call__(self, row: dict) -> Envelope:
         custom_args = {key: "" if row.get(key) is None else str(row[key]) for key in CUSTOM_ARG_KEYS}
@@ -40,6 +44,9 @@ class EnvelopeBuilder:
             for item in _json(row.get("attachments")) or ()
         )
         full_name = " ".join(part for part in (row.get("first_name"), row.get("last_name")) if part)
+        reply_to, message_id = row.get("recruiter_email"), None
+        if self.replies is not None and CHANNELS[channel].by_mail:
+            reply_to, message_id = self.replies.address(row["id"]), self.replies.message_id_header(row["id"])
         return Envelope(
             message_key=row["message_key"],
             channel=channel,
@@ -47,7 +54,9 @@ class EnvelopeBuilder:
             to_name=full_name or None,
             from_email=self.from_email,
             from_name=self.from_name,
-            reply_to=row.get("recruiter_email"),
+            reply_to=reply_to,
+            # The recruiter's name on the reply address too: the candidate sees whom they answer.
+            reply_to_name=row.get("recruiter_name") or (self.from_name if message_id else None),
             subject=row.get("subject") or "",
             text=row.get("text_body") or "",
             html=row.get("html_body"),
@@ -57,4 +66,5 @@ class EnvelopeBuilder:
             attachments=attachments,
             call_sheet=call_sheet,
             track_engagement=self.track_engagement and CHANNELS[channel].by_mail,
+            message_id=message_id,
         )

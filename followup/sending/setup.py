@@ -15,7 +15,9 @@ from pydantic import SecretStr
 from followup.cadence.file import load_cadence
 from followup.cadence.spec import CadenceSpec
 from followup.config import Settings
+from followup.secret_key import signing_secret
 from followup.sending.policy import SendPolicy
+from followup.tracking.reply_address import ReplyAddresses
 from followup.transports import make_transport
 from followup.transports.base import Transport
 
@@ -76,6 +78,16 @@ class SendSetup:
     suppression_file: Path | None = None  # the user's do-not-contact list
     company_country: str | None = None  # whose public holidays rows without a country keep
     cadence: CadenceSpec = field(default_factory=load_cadence)
+    # FOLLOWUP_REPLY_DOMAIN and the secret its reply addresses are signed with (None: no secret
+    # to be had, which check_can_send refuses).
+    reply_domain: str | None = None
+    reply_secret: SecretStr | None = None
+
+    @property
+    def reply_addresses(self) -> ReplyAddresses | None:
+        if self.reply_domain is None or self.reply_secret is None:
+            return None
+        return ReplyAddresses(self.reply_domain, self.reply_secret)
 
     @classmethod
     def of(cls, settings: Settings) -> SendSetup:
@@ -100,6 +112,8 @@ class SendSetup:
             suppression_file=settings.suppression_file,
             company_country=settings.country,
             cadence=load_cadence(settings.cadence_file),
+            reply_domain=settings.reply_domain,
+            reply_secret=signing_secret(settings) if settings.reply_domain else None,
         )
 
 
@@ -158,6 +172,9 @@ def check_can_send(setup: SendSetup) -> None:
             check()
         except SendingRefused as exc:
             problems.append(str(exc))  # every problem at once, not one per attempt
+    if setup.reply_domain is not None and setup.reply_secret is None:
+        problems.append("FOLLOWUP_REPLY_DOMAIN signs each reply address with FOLLOWUP_SECRET_KEY: set it, the "
+                        "same for every sender and `followup serve`")
     if setup.suppression_file is not None and not setup.suppression_file.is_file():
         problems.append(f"FOLLOWUP_SUPPRESSION_FILE {setup.suppression_file} is not a readable file")
     if problems:

@@ -128,7 +128,7 @@ def _send_one(
         report = send_due(
             engine,
             transport,
-            EnvelopeBuilder(from_email, from_name, setup.track_engagement),
+            EnvelopeBuilder(from_email, from_name, setup.track_engagement, setup.reply_addresses),
             owner=owners.Owner.current(),
             policy=setup.policy,
             business_now=business_now,

@@ -90,6 +90,7 @@ class SweepSummary:
     recovered_sent: int = 0  # a dead sender's messages that events show arrived
     recovered_unknown: int = 0  # a dead sender's messages of unknown fate, left for a person
     reconciled: int = 0  # unknown messages whose events have arrived since
+    forwards: dict[str, int] = field(default_factory=dict)  # replies forwarded to recruiters, by outcome
     rendered: int = 0
     render_failed: int = 0
     campaigns: dict[str, dict] = field(default_factory=dict)  # name -> what its send did
@@ -100,6 +101,7 @@ class SweepSummary:
     def exit_code(self) -> int:
         """0 done (retries still waiting included); 1 a campaign paused or messages need a person."""
         trouble = self.recovered_unknown + self.render_failed
+        trouble += self.forwards.get("failed", 0) + self.forwards.get("unknown", 0)
         for sent in self.campaigns.values():
             trouble += sent["failed"] + sent["unknown"] + int(sent["paused"])
         return 1 if trouble else 0

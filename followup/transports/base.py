@@ -67,6 +67,10 @@ class Envelope:
     call_sheet: dict[str, str] | None = None
     # Ask the provider to track opens and clicks (FOLLOWUP_TRACK_ENGAGEMENT); mail only.
     track_engagement: bool = True
+    reply_to_name: str | None = None  # shown with reply_to: the recruiter's name
+    # Our own Message-ID (with FOLLOWUP_REPLY_DOMAIN: its reply token, so a reply's In-Reply-To
+    # names the message); None: the backend's own (mime.message_id_for for whole emails).
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ def build_email_message(envelope: Envelope, smtpapi: bool = True) -> EmailMessag
     message["From"] = _address(envelope.from_email, envelope.from_name)
     message["To"] = _address(envelope.to_email, envelope.to_name)
     if envelope.reply_to:
-        message["Reply-To"] = envelope.reply_to
+        message["Reply-To"] = _address(envelope.reply_to, envelope.reply_to_name)
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = message_id_for(envelope)
+    message["Message-ID"] = envelope.message_id or message_id_for(envelope)
     for name, value in envelope.headers.items():
         message[name] = value
     if smtpapi:

@@ -77,7 +77,7 @@ def build_request_body(envelope: Envelope) -> dict[str, Any]:
         html_content=HtmlContent(envelope.html) if envelope.html else None,
     )
     if envelope.reply_to:
-        mail.reply_to = ReplyTo(envelope.reply_to)
+        mail.reply_to = ReplyTo(envelope.reply_to, envelope.reply_to_name)
     # The helpers insert each item at the front of its list: adding them in reverse keeps the
     # envelope's order in the JSON.
     for key, value in reversed(envelope.custom_args.items()):
@@ -86,6 +86,10 @@ def build_request_body(envelope: Envelope) -> dict[str, Any]:
         mail.category = Category(category)
     for name, value in reversed(envelope.headers.items()):
         mail.header = Header(name, value)
+    if envelope.message_id:
+        # SendGrid's documentation neither lists Message-ID among the headers a message may not
+        # set nor promises to keep it: replies are matched by their address first (stages.replies).
+        mail.header = Header("Message-ID", envelope.message_id)
     # Said on every email either way, so that the account's own tracking defaults never decide.
     # Links are rewritten in the HTML part only: a tracking URL in the plain text is what the
     # candidate would read.

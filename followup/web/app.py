@@ -22,7 +22,8 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from followup.logs import mask_email
-from followup.web import events, health, pages, unsubscribe
+from followup.stages.replies import InboundSetup
+from followup.web import events, health, inbound, pages, unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,17 @@ _LOGGED_TOKEN_CHARS = 8
 
 
 def make_app(
-    engine: Engine, secret_key: SecretStr, webhook_public_key: ec.EllipticCurvePublicKey | None = None
+    engine: Engine,
+    secret_key: SecretStr,
+    webhook_public_key: ec.EllipticCurvePublicKey | None = None,
+    inbound_setup: InboundSetup | None = None,
 ) -> Starlette:
     """The app answering from `engine`'s ledger, checking unsubscribe links against
-    `secret_key` (the one the renderer signed them with) and SendGrid's events against
-    `webhook_public_key` (none: every event POST is refused); any ASGI server can carry it."""
+    `secret_key` (the one the renderer signed them with), SendGrid's events against
+    `webhook_public_key` (none: every event POST is refused), and Inbound Parse posts against
+    `inbound_setup`'s token (none: every one is refused); any ASGI server can carry it."""
     app = Starlette(
-        routes=[health.route, unsubscribe.route, events.route],
+        routes=[health.route, unsubscribe.route, events.route, inbound.route],
         # Outermost first: the access log and the headers see the failure pages too.
         middleware=[Middleware(_AccessLog), Middleware(_CommonHeaders), Middleware(_AnswerFailures)],
         exception_handlers={HTTPException: _refusal},
@@ -58,11 +63,15 @@ def make_app(
     app.state.engine = engine
     app.state.secret_key = secret_key
     app.state.webhook_public_key = webhook_public_key
+    app.state.inbound = inbound_setup
     return app
 
 
 def _shown(path: str) -> str:
-    """The path as the logs show it: an unsubscribe token cut to its first characters."""
+    """The path as the logs show it: an unsubscribe token cut to its first characters, and the
+    Inbound Parse token (a standing secret, not one message's) left out."""
+    if path.startswith(inbound.PATH + "/"):
+        return inbound.PATH + "/…"
     prefix = unsubscribe.PATH + "/"
     if path.startswith(prefix) and len(path) > len(prefix) + _LOGGED_TOKEN_CHARS:
         return path[: len(prefix) + _LOGGED_TOKEN_CHARS] + "…"

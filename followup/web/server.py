@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from uvicorn.server import HANDLED_SIGNALS
 
+from followup.stages.replies import InboundSetup
 from followup.web.app import make_app
 
 # On a stop, a request under way may finish; a client trickling its body does not hold the stop
@@ -45,9 +46,10 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _uvicorn(engine: Engine, secret_key: SecretStr, public_key: ec.EllipticCurvePublicKey | None) -> uvicorn.Server:
+def _uvicorn(engine: Engine, secret_key: SecretStr, public_key: ec.EllipticCurvePublicKey | None,
+             inbound_setup: InboundSetup | None) -> uvicorn.Server:  # fmt: skip
     return uvicorn.Server(uvicorn.Config(
-        make_app(engine, secret_key, public_key),
+        make_app(engine, secret_key, public_key, inbound_setup),
         log_config=None,  # followup.logs has configured logging; uvicorn's records go through it
         access_log=False,  # the app writes its own (app.py)
         headers=[("Server", "followup")],  # instead of uvicorn's name
@@ -62,10 +64,11 @@ def serve(
     port: int,
     on_ready: Callable[[str], None] | None = None,
     webhook_public_key: ec.EllipticCurvePublicKey | None = None,
+    inbound_setup: InboundSetup | None = None,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM (how systemd and Docker stop a service), then return
     normally. `on_ready(url)` runs once requests are accepted."""
-    server = _uvicorn(engine, secret_key, webhook_public_key)
+    server = _uvicorn(engine, secret_key, webhook_public_key, inbound_setup)
     # uvicorn stops gracefully on these while it serves, then raises the signal again for the
     # handler it found: with its own as that handler, the signal is spent rather than killing the
     # process (SIGTERM) or raising KeyboardInterrupt (SIGINT), and one during start-up stops it too.
@@ -89,9 +92,10 @@ def serving(
     host: str = "127.0.0.1",
     port: int = 0,
     webhook_public_key: ec.EllipticCurvePublicKey | None = None,
+    inbound_setup: InboundSetup | None = None,
 ) -> Iterator[str]:
     """The server on a background thread (a free port by default): `with serving(engine, key) as url: ...`."""
-    server = _uvicorn(engine, secret_key, webhook_public_key)
+    server = _uvicorn(engine, secret_key, webhook_public_key, inbound_setup)
     with _listen(host, port) as sock:
         url = _url(sock)  # uvicorn closes the socket when it stops
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="followup-web", daemon=True)
