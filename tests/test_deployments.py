@@ -67,7 +67,8 @@ def test_prefect_deploy_all_creates_every_deployment_with_its_schedule(prefect_s
     base, env = prefect_server
 
     def prefect(*args: str) -> None:
-        done = subprocess.run([*PREFECT, *args], cwd=ROOT, env={**env, "FOLLOWUP_HOME": str(ROOT)},
+        done = subprocess.run([*PREFECT, *args], cwd=ROOT,
+                              env={**env, "FOLLOWUP_HOME": str(ROOT), "FOLLOWUP_TIMEZONE": "Europe/Berlin"},
                               capture_output=True, text=True, timeout=300)  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
 
@@ -88,3 +89,6 @@ def test_prefect_deploy_all_creates_every_deployment_with_its_schedule(prefect_s
     # The sweep runs every quarter of an hour around the clock: the send windows, not the cron,
     # decide the local hours a message may go out in.
     assert [s["schedule"]["cron"] for s in deployed["followup-sweep"]["schedules"]] == ["*/15 * * * *"]
+    # The report: Mondays at 08:00 where the company is (FOLLOWUP_TIMEZONE when deployed).
+    [weekly] = deployed["response-report"]["schedules"]
+    assert (weekly["schedule"]["cron"], weekly["schedule"]["timezone"]) == ("0 8 * * 1", "Europe/Berlin")
