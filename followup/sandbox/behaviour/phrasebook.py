@@ -141,9 +141,10 @@ QUOTE_HEADERS = {"en": "On {date} at {time}, {name} wrote:", "de": "Am {date} um
                  "pt": "Em {date}, às {time}, {name} escreveu:"}  # fmt: skip
 _QUOTE_DATE = {"en": "EEE, MMM d, y", "de": "EEE, d. MMM y", "fr": "EEE d MMM y", "es": "EEE, d MMM y",
                "pt": "EEE, d 'de' MMM 'de' y"}  # fmt: skip
-# Subject prefixes of automatic replies (Outlook's, per language).
+# Subject prefixes of automatic replies (Outlook's, per language): of absence, and of anything else.
 AUTO_PREFIXES = {"en": "Automatic reply:", "de": "Abwesenheitsnotiz:", "fr": "Réponse automatique :",
                  "es": "Respuesta automática:", "pt": "Resposta automática:"}  # fmt: skip
+BOT_PREFIXES = {**AUTO_PREFIXES, "de": "Automatische Antwort:"}
 
 # ASSUMPTIONS: how people's replies are written.
 HTML_ONLY, WITH_HTML, SIGNATURE, GREETING = 0.15, 0.30, 0.40, 0.70
@@ -159,6 +160,7 @@ class Original:
     text: str
     sender_name: str  # as the quote header names it
     sender_email: str
+    recruiter: str  # the first name a reply greets, or "" (a company's From name is not greeted)
     candidate_name: str
     sent_at: datetime  # business time of delivery
 
@@ -176,7 +178,7 @@ def write(reply: Reply, original: Original, rng: random.Random) -> Written:
     if reply.intent in (OUT_OF_OFFICE, AUTO_REPLY):
         return _automatic(reply, original, rng)
     lines = []
-    first = original.sender_name.split()[0] if original.sender_name and "@" not in original.sender_name else ""
+    first = original.recruiter
     if rng.random() < GREETING:
         greeting = rng.choice(GREETINGS[lang])
         lines += [greeting.format(name=first) if first or "{name}" not in greeting else GREETINGS[lang][-1], ""]
@@ -213,7 +215,7 @@ def _automatic(reply: Reply, original: Original, rng: random.Random) -> Written:
         body = rng.choice(PHRASES[AUTO_REPLY][lang]).format(n=rng.randint(100000, 999999))
         automatic = True  # ticket systems and no-reply mailboxes mark what they send
         headers = (("Auto-Submitted", rng.choice(("auto-replied", "auto-generated"))), ("Precedence", "auto_reply"))
-        subject = rng.choice((f"Re: {original.subject}", f"{AUTO_PREFIXES[lang]} {original.subject}"))
+        subject = rng.choice((f"Re: {original.subject}", f"{BOT_PREFIXES[lang]} {original.subject}"))
     text = f"{body}\n\n{original.candidate_name}\n"
     page = f"<html><body><p>{html.escape(body)}</p><p>{html.escape(original.candidate_name)}</p></body></html>"
     return Written(subject, text, page if rng.random() < 0.5 else None, headers if automatic else ())
