@@ -8,7 +8,9 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import socket
 import threading
+import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from email import policy
@@ -22,7 +24,7 @@ from followup.sandbox import Sandbox, SandboxConfig
 from followup.sandbox.behaviour import offline, replies
 from followup.sandbox.behaviour.phrasebook import AUTO_PREFIXES, QUOTE_HEADERS
 from followup.sandbox.behaviour.replies import Features, ReplyParams, reply_probability
-from followup.sandbox.inbound import form
+from followup.sandbox.inbound import ReplyPoster, form
 
 KEY = "SG.sandbox"
 TUESDAY = datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc)
@@ -176,6 +178,54 @@ def test_a_503_is_retried_with_backoff_and_the_reply_delivered_once(receiver):
     assert statuses[:3] == [503, 503, 200] and statuses.count(200) == len(expected(9, n))
     assert stats["replies_posted"] == len(expected(9, n)) and stats["replies_dropped"] == 0
     assert len({HeaderParser().parsestr(p["headers"])["Message-ID"] for p in handler.posts}) == len(expected(9, n))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:  # a free port with nobody listening yet
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class _Ok(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802  (http.server's name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_receiver_that_is_down_gets_the_reply_once_it_is_up():
+    port = free_port()
+    n = first_replying(9)
+    config = SandboxConfig(event_interval_s=0.02, seed=9, behaviour=True, inbound_url=f"http://127.0.0.1:{port}/in")
+    with Sandbox(config) as sandbox:
+        sandbox.set_clock(TUESDAY)
+        send(sandbox.url, body(n))
+        sandbox.set_clock(TUESDAY + timedelta(days=40))
+        time.sleep(0.3)
+        assert sandbox.stats()["replies_waiting"] == len(expected(9, n))  # refused connections: kept
+        server = ThreadingHTTPServer(("127.0.0.1", port), _Ok)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            stats = sandbox.wait_for_events(timeout=90)  # the backoff has grown meanwhile: at most a minute
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert stats["replies_posted"] == len(expected(9, n)) and stats["replies_dropped"] == 0
+
+
+def test_a_reply_failing_for_longer_than_the_retry_window_is_dropped():
+    # SendGrid gives up after 3 days of failures; here after a tenth of a second.
+    due = iter([[[("text", "Thanks!")]]])
+    poster = ReplyPoster(f"http://127.0.0.1:{free_port()}/in", 0.02, source=lambda: next(due, []), give_up_after_s=0.1)
+    deadline = time.monotonic() + 10
+    while poster.dropped < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    poster.stop()
+    assert (poster.dropped, poster.posted, poster.waiting) == (1, 0, 0) and poster.failures >= 2
 
 
 @pytest.mark.parametrize("status", [403, 404])

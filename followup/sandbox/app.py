@@ -104,15 +104,15 @@ class SandboxApp:
             if config.webhook_url
             else None
         )
-        # Replies due by business time, as _due: (unix time, order, (reply, index, message, ...)).
+        # The business clock it was told (set_clock, POST /sandbox/clock); None: the real one.
+        self.business_now: datetime | None = None
+        # Replies due by business time, as _due: (unix time, order, (message_key, email, index, reply, ...)).
         self._replies_due: list[tuple[float, int, tuple]] = []
         self.replier = (
             ReplyPoster(config.inbound_url, config.event_interval_s, source=self._take_replies)
             if config.inbound_url and config.behaviour
             else None
         )
-        # The business clock it was told (set_clock, POST /sandbox/clock); None: the real one.
-        self.business_now: datetime | None = None
         if config.validate_share > 0:
             load_validator()
 

@@ -73,8 +73,10 @@ class ReplyParams:
     # A voicemail is never answered by email: .offline models its call-backs.
     by_channel: dict[str, float] = field(default_factory=lambda: {"email": 1.0, "in_person": 1.2, "voicemail": 0.0})
     # What a person's reply says, by kind (relative weights). Offers: 84% of decided offers are
-    # accepted (Saratoga/PwC 2022), so declined = accepted x 16/84; the rest are ASSUMPTIONS. Keep-in-
-    # touch mail: Gem's 5.1% "interested" of 18.8% replies, 27%, as question + accepted.
+    # accepted (Saratoga/PwC 2022), so declined = accepted x 16/84; their other weights are
+    # ASSUMPTIONS. Keep-in-touch mail: Gem's 5.1% "interested" of 18.8% replies, 27%, as question +
+    # accepted; its other weights ASSUMPTIONS. In-person invitations and rejections: ASSUMPTIONS
+    # throughout (no credible figure is published for accepting an in-person meeting).
     intents: dict[str, dict[str, float]] = field(default_factory=lambda: {
         "offer": {ACCEPTED: 0.55, DECLINED: 0.105, QUESTION: 0.20, REPLIED: 0.12, OPT_OUT: 0.025},
         "offer_nudge": {ACCEPTED: 0.55, DECLINED: 0.105, QUESTION: 0.20, REPLIED: 0.12, OPT_OUT: 0.025},
