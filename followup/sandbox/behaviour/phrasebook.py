@@ -170,7 +170,7 @@ class Written:
     subject: str
     text: str | None
     html: str | None
-    headers: tuple[tuple[str, str], ...]  # the automatic ones only; the poster adds From, To, ...
+    headers: tuple[tuple[str, str], ...]  # the automatic ones only; inbound.form adds From, To, ...
 
 
 def write(reply: Reply, original: Original, rng: random.Random) -> Written:
