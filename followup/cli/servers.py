@@ -114,7 +114,7 @@ def sandbox(
         int, typer.Option("--seed", help="The same seed gives the same key pair, event ids and world.")
     ] = 0,
     behaviour: Annotated[
-        bool, typer.Option("--behaviour", help="Recipients open, click, bounce and unsubscribe (a seeded model).")
+        bool, typer.Option("--behaviour", help="Recipients open, click, bounce, unsubscribe, reply (a seeded model).")
     ] = False,
 ) -> None:
     """Run a local SendGrid-compatible server: point SENDGRID_API_HOST at it to send without sending.
@@ -129,18 +129,31 @@ def sandbox(
     retried while the receiver is down. Events carry the business time told by POST
     /sandbox/clock {"now": ISO 8601}, or the real time. With --behaviour, recipients act as that
     clock advances: Apple's machine opens on arrival, people's opens and clicks, hard bounces,
-    unsubscribes and spam reports, at rates documented in followup/sandbox/behaviour.py.
+    unsubscribes and spam reports, at rates documented in followup/sandbox/behaviour/.
+
+    With --behaviour and FOLLOWUP_SANDBOX_INBOUND_URL set, candidates also reply (accept, decline,
+    ask, opt out, are out of office, ...) in five languages as that clock advances: each reply is
+    posted there as SendGrid's Inbound Parse posts one (multipart/form-data, retried on 5xx).
     """
     from followup.sandbox import SandboxConfig, serve
 
     settings = settings_or_refuse()
     config = SandboxConfig(api_key=api_key, latency_ms=latency_ms, error_rate=error_rate,
                            validate_share=validate_share, seed=seed, webhook_url=settings.sandbox_webhook_url,
-                           behaviour=behaviour)  # fmt: skip
+                           behaviour=behaviour, inbound_url=settings.sandbox_inbound_url)  # fmt: skip
     if config.webhook_url:
         from followup.sandbox.events import Signer
 
         err.print(f"Posting signed events to {config.webhook_url}; its public key (SENDGRID_WEBHOOK_PUBLIC_KEY):",
                   markup=False)  # fmt: skip
         err.print(Signer(seed).public_key, markup=False, soft_wrap=True)
+    if config.inbound_url:
+        from followup.sandbox.inbound import where
+
+        # The URL's path holds the receiver's token: only its host is shown.
+        if behaviour:
+            err.print(f"Posting candidates' replies as Inbound Parse to {where(config.inbound_url)}", markup=False)
+        else:
+            err.print("[yellow]FOLLOWUP_SANDBOX_INBOUND_URL is set but --behaviour is not:[/yellow] "
+                      "nobody replies without it.")  # fmt: skip
     serve(host, port, config)

@@ -12,19 +12,25 @@ import heapq
 import html
 import itertools
 import json
+import logging
 import math
 import os
 import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from followup.sandbox import behaviour
+from followup.sandbox.behaviour import replies
 from followup.sandbox.events import EventPoster, Signer, event_id
+from followup.sandbox.inbound import Form, ReplyPoster, form
 from followup.sandbox.validation import limit_problems, load_validator, problem, schema_problems
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 30 * 1024 * 1024  # SendGrid: the whole request must stay under 30 MB
 OUTBOX_PAGE_SIZE = 500  # the HTML outbox shows the newest messages; /sandbox/messages has them all
@@ -44,8 +50,10 @@ class SandboxConfig:
     webhook_url: str | None = None  # FOLLOWUP_SANDBOX_WEBHOOK_URL: where signed events are posted
     event_interval_s: float = 2.0  # a POST of what happened every so often, as SendGrid batches them
     duplicate_rate: float = 0.0  # share of events posted a second time (SendGrid: about 3 times each)
-    # Recipients act (sandbox.behaviour): opens, clicks, bounces, unsubscribes, as the clock advances.
+    # Recipients act (sandbox.behaviour): opens, clicks, bounces, unsubscribes, as the clock advances,
+    # and reply, when inbound_url is set.
     behaviour: bool = False
+    inbound_url: str | None = None  # FOLLOWUP_SANDBOX_INBOUND_URL: where replies are posted as Inbound Parse
 
 
 @dataclass(slots=True)
@@ -66,10 +74,16 @@ def new_message_id() -> str:
     """22 characters of URL-safe base64 over 16 random bytes, the shape of SendGrid's X-Message-Id."""
     return base64.urlsafe_b64encode(os.urandom(16))[:22].decode()
 
+# What a caller that knows more than the request body says about a message (its ledger: the
+# candidate's time zone, when the decision was made): (message_key, body) -> Features fields plus
+# "time_zone" and "decided_at", or None. See behaviour.replies.features_from.
+FeaturesHook = Callable[[str, dict], "dict | None"]
+
 
 class SandboxApp:
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, features: FeaturesHook | None = None) -> None:
         self.config = config
+        self.features = features
         self._rng = random.Random(config.seed)
         self._delay = config.latency_ms / 1000.0
         self._bearer = f"Bearer {config.api_key}"
@@ -92,6 +106,13 @@ class SandboxApp:
         )
         # The business clock it was told (set_clock, POST /sandbox/clock); None: the real one.
         self.business_now: datetime | None = None
+        # Replies due by business time, as _due: (unix time, order, (message_key, email, index, reply, ...)).
+        self._replies_due: list[tuple[float, int, tuple]] = []
+        self.replier = (
+            ReplyPoster(config.inbound_url, config.event_interval_s, source=self._take_replies)
+            if config.inbound_url and config.behaviour
+            else None
+        )
         if config.validate_share > 0:
             load_validator()
 
@@ -162,8 +183,10 @@ class SandboxApp:
         custom_args = message.get("custom_args")
         message_key = custom_args.get("message_key") if isinstance(custom_args, dict) else None
         self._accepted.append((message_id, time.time(), body, message_key))
-        if self.poster is not None:
-            self.poster.add(self._delivery_events(message, message_id))
+        if self.poster is not None or self.replier is not None:
+            events = self._delivery_events(message, message_id)
+            if self.poster is not None:
+                self.poster.add(events)
         return Response(202, [("X-Message-Id", message_id)])
 
     def set_clock(self, now: datetime) -> None:
@@ -171,11 +194,11 @@ class SandboxApp:
         recipients do up to it (posted with the next batch)."""
         self.business_now = now.astimezone(timezone.utc)
 
-    def _due_by_now(self) -> int:
-        """What recipients have done by the clock's time and the poster has not yet taken."""
+    def _due_by_now(self, due: list[tuple[float, int, Any]]) -> int:
+        """What recipients have done by the clock's time and a poster has not yet taken."""
         now = self._now()
         with self._due_lock:
-            return sum(1 for at, _, _ in self._due if at <= now)
+            return sum(1 for at, _, _ in due if at <= now)
 
     def _take_due(self) -> list[dict]:
         now = self._now()
@@ -184,6 +207,15 @@ class SandboxApp:
             while self._due and self._due[0][0] <= now:
                 taken.append(heapq.heappop(self._due)[2])
         return taken
+
+    def _take_replies(self) -> list[Form]:
+        now = self._now()
+        with self._due_lock:
+            taken = []
+            while self._replies_due and self._replies_due[0][0] <= now:
+                taken.append(heapq.heappop(self._replies_due)[2])
+        # Written when due rather than when sent: /v3/mail/send stays fast, and most never come due in a test.
+        return [form(self.config.seed, *entry) for entry in taken]
 
     def _now(self) -> float:
         return self.business_now.timestamp() if self.business_now is not None else time.time()
@@ -198,6 +230,7 @@ class SandboxApp:
                       if isinstance(r, dict)]  # fmt: skip
         at = self._now()
         events = []
+        known = self._known(name, message) if self.config.behaviour else None
         for index, email in enumerate(recipients):
             # The same seed and message give the same delay and ids, whatever order messages came in.
             delay = random.Random(f"{self.config.seed}:{name}:{email}").randint(1, 8)
@@ -209,24 +242,38 @@ class SandboxApp:
             delivered = {**common, "event": "delivered", "timestamp": int(at) + delay, "response": "250 OK",
                          "sg_event_id": event_id(self.config.seed, name, email, "delivered")}  # fmt: skip
             if self.config.behaviour:
-                delivered = self._behave(common, delivered, name, email)
+                delivered = self._behave(common, delivered, name, email, message, known)
             events.append(delivered)
         return events
 
-    def _behave(self, common: dict, delivered: dict, name: str, email: str) -> dict:
+    def _known(self, name: str, message: dict) -> dict | None:
+        if self.features is None:
+            return None
+        try:
+            return self.features(name, message)
+        except Exception:
+            # The sandbox must still answer as SendGrid would: this message gets neutral features.
+            log.exception("the features hook failed for %s", name)
+            return None
+
+    def _behave(self, common: dict, delivered: dict, name: str, email: str, message: dict,
+                known: dict | None) -> dict:  # fmt: skip
         """The delivered event, or the hard bounce in its place; what the recipient does next is due later."""
-        step = str(common.get("step", ""))  # custom_args are strings
-        step = int(step) if step.isdigit() else 0
         at = datetime.fromtimestamp(delivered["timestamp"], timezone.utc)
-        bounced, actions = behaviour.act(self.config.seed, name, email, at, step)
+        features = replies.features_from(common, at, known)  # custom_args, then what the hook knows
+        bounced, actions = behaviour.act(self.config.seed, name, email, at, features.step)
         if bounced:
             return {**delivered, "event": "bounce", "type": "bounce", "status": "5.1.1",
                     "reason": "550 5.1.1 The email account that you tried to reach does not exist"}  # fmt: skip
+        answers = replies.replies(self.config.seed, name, email, at, features) if self.replier else []
         with self._due_lock:
-            for index, (when, fields) in enumerate(actions):
+            for index, (when, fields) in enumerate(actions if self.poster else []):
                 sg_event_id = event_id(self.config.seed, name, email, fields["event"], str(index))
                 event = {**common, **fields, "timestamp": int(when.timestamp()), "sg_event_id": sg_event_id}
                 heapq.heappush(self._due, (when.timestamp(), next(self._order), event))
+            for index, reply in enumerate(answers):
+                entry = (name, email, index, reply, message, at, features.zone)
+                heapq.heappush(self._replies_due, (reply.at.timestamp(), next(self._order), entry))
         return delivered
 
     def public_key_json(self, headers: dict[str, str], body: bytes | None) -> Response:
@@ -265,7 +312,10 @@ class SandboxApp:
             "answers": {str(status): count for status, count in sorted(self._answers.items())},
             "events_posted": self.poster.posted_events if self.poster else 0,
             # What is due first: the poster moves it to its queue under its own lock, counted next.
-            "events_waiting": (self._due_by_now() + self.poster.waiting) if self.poster else 0,
+            "events_waiting": (self._due_by_now(self._due) + self.poster.waiting) if self.poster else 0,
+            "replies_posted": self.replier.posted if self.replier else 0,
+            "replies_dropped": self.replier.dropped if self.replier else 0,
+            "replies_waiting": (self._due_by_now(self._replies_due) + self.replier.waiting) if self.replier else 0,
         }
         return Response(200, [_JSON], json.dumps(stats).encode())
 

@@ -24,7 +24,7 @@ from dataclasses import asdict
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from followup.sandbox.app import SandboxApp, SandboxConfig
+from followup.sandbox.app import FeaturesHook, SandboxApp, SandboxConfig
 from followup.sandbox.http import HttpProtocol
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 READY_PREFIX = "SendGrid sandbox listening on "
 
 
-async def _start_server(host: str, port: int, config: SandboxConfig):
-    app = SandboxApp(config)
+async def _start_server(host: str, port: int, config: SandboxConfig, features: FeaturesHook | None = None):
+    app = SandboxApp(config, features)
     connections: set[HttpProtocol] = set()
     loop = asyncio.get_running_loop()
     # backlog: a load test opens hundreds of connections at once
@@ -71,8 +71,14 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         process: bool = False,
+        features: FeaturesHook | None = None,
     ) -> None:
+        """`features(message_key, body)`: what the caller knows of a message that its body does not say
+        (behaviour.replies.features_from); a function stays in this process, so not with process=True."""
+        if process and features is not None:
+            raise ValueError("a features hook runs in this process: it cannot go with process=True")
         self.config = config
+        self.features = features
         self.host = host
         self.port = port
         self.process = process
@@ -111,6 +117,8 @@ class Sandbox:
             self._thread = None
         if self._app is not None and self._app.poster is not None:
             self._app.poster.stop()
+        if self._app is not None and self._app.replier is not None:
+            self._app.replier.stop()
         self._app = None
 
     @property
@@ -129,7 +137,8 @@ class Sandbox:
 
     def stats(self) -> dict:
         """Counts only, cheap even after 100,000 messages: accepted, mail_send_requests,
-        connections (accepted TCP connections), answers (by status)."""
+        connections (accepted TCP connections), answers (by status), events_posted / events_waiting,
+        replies_posted / replies_waiting / replies_dropped."""
         return self._get_json("/sandbox/stats")
 
     def public_key(self) -> str:
@@ -141,15 +150,17 @@ class Sandbox:
         self._request("POST", "/sandbox/clock", json.dumps({"now": now.isoformat()}).encode())
 
     def wait_for_events(self, timeout: float = 30.0) -> dict:
-        """Wait until the receiver has acknowledged every event so far; the stats then. TimeoutError
-        when some are still waiting after `timeout` seconds (the receiver is down, or refuses them)."""
+        """Wait until the receivers have acknowledged (or, for replies, refused) every event and reply
+        due so far; the stats then. TimeoutError when some are still waiting after `timeout` seconds
+        (a receiver is down, or refuses events)."""
         deadline = time.monotonic() + timeout
         while True:
             stats = self.stats()
-            if stats["events_waiting"] == 0:
+            if stats["events_waiting"] == 0 and stats["replies_waiting"] == 0:
                 return stats
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{stats['events_waiting']} events still wait for the receiver")
+                raise TimeoutError(f"{stats['events_waiting']} events and {stats['replies_waiting']} replies "
+                                   "still wait for their receivers")  # fmt: skip
             time.sleep(0.05)
 
     def _get_json(self, path: str):
@@ -178,7 +189,7 @@ class Sandbox:
             self._loop = loop
             try:
                 server, connections, url, app = loop.run_until_complete(
-                    _start_server(self.host, self.port, self.config)
+                    _start_server(self.host, self.port, self.config, self.features)
                 )
             except BaseException as exc:  # handed to start(), which raises it in the caller's thread
                 outcome["error"] = exc

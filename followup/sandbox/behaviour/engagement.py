@@ -1,13 +1,13 @@
-"""The sandbox's candidates: a seeded model of what each recipient does with an email once it is
-delivered (opens, Apple's machine opens, clicks, hard bounces, unsubscribes, spam reports).
+"""What each recipient does with an email once it is delivered, as the Event Webhook reports it:
+opens, Apple's machine opens, clicks, hard bounces, unsubscribes, spam reports.
 
 Every parameter is here, with where it comes from (../shared/behaviour-calibration.md names the
 sources); what no source gives is marked as an assumption. The world is a function of the seed
 and the message alone (a random generator seeded with both), so the same seed gives the same
 world whatever order messages arrive in, and a test can read the true effects from this file.
 
-Not modelled yet: replies (they need the Inbound Parse receiver), and effects of the local hour,
-the weekday, the delay and the variant on anything but opens.
+Replies are modelled in .replies, with the effects of the hour, weekday, delay and variant on
+them; here the weekday acts on opens only.
 """
 
 from __future__ import annotations
