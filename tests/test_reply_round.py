@@ -14,7 +14,8 @@ from pydantic import SecretStr
 from flows.campaign import run_campaign
 from flows.followup_sweep import sweep
 from followup.config import Settings
-from followup.models import Message
+from followup.models import Message, Reply, Response
+from followup.sandbox import Sandbox, SandboxConfig
 from followup.samples import SAMPLE_NOW, generate_batch, write_batch
 from followup.secret_key import signing_secret
 from followup.stages.replies import InboundSetup
@@ -22,6 +23,7 @@ from followup.store import open_ledger
 from followup.tracking.reply_address import ReplyAddresses
 from followup.transports.memory import MemoryTransport
 from followup.web import serving
+from followup.web.inbound import PATH as INBOUND_PATH
 from tests.test_inbound import parse_fields, post
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -78,3 +80,35 @@ def test_replies_stop_or_hold_the_nudges_and_reach_the_recruiter_once(ledger_url
     returned = MemoryTransport()
     sweep(settings, datetime.combine(back, time(12), tzinfo=timezone.utc), email=returned)
     assert nudged(returned) == {away.custom_args["candidate_id"]}
+
+
+def test_the_sandboxs_candidates_reply_and_every_reply_is_stored_matched_by_its_address(tmp_path):
+    """The sandbox as SendGrid and as candidates, the app as `followup serve`: the two sides meet."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    secret = SecretStr("reply-round-secret-0123456789abcdef")
+    settings_values = dict(data_dir=tmp_path / "data", database_url=url, from_email="jobs@acme.example",
+                           send_concurrency=4, senders=1, cadence_file=ANYTIME, reply_domain=DOMAIN,
+                           inbound_token=SecretStr(TOKEN), secret_key=secret, transport="sendgrid",
+                           sendgrid_api_key=SecretStr("SG.sandbox"))  # fmt: skip
+    engine = open_ledger(url)
+    frame = generate_batch(60, seed=3, bad_share=0.0, channel_mix=(1.0, 0.0, 0.0), now=SAMPLE_NOW)
+    inbound = InboundSetup(SecretStr(TOKEN), ReplyAddresses(DOMAIN, secret), "jobs@acme.example")
+    with serving(engine, secret, inbound_setup=inbound) as app_url:
+        config = SandboxConfig(seed=11, behaviour=True, event_interval_s=0.05,
+                               inbound_url=f"{app_url}{INBOUND_PATH}/{TOKEN}")  # fmt: skip
+        with Sandbox(config) as sandbox:
+            sandbox.set_clock(SAMPLE_NOW)
+            settings = Settings(**settings_values, sendgrid_api_host=sandbox.url)
+            assert run_campaign(write_batch(frame, tmp_path / "round.csv"), "nov", None, settings,
+                                SAMPLE_NOW).counts == {"sent": 60}  # fmt: skip
+            sandbox.set_clock(SAMPLE_NOW + timedelta(days=3))
+            stats = sandbox.wait_for_events(timeout=30)
+    assert stats["replies_posted"] >= 1 and stats["replies_dropped"] == 0 and stats["replies_waiting"] == 0
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(Reply.matched_by, Reply.message_key, Reply.candidate_id, Message.candidate_id)
+                              .join(Message, Message.message_key == Reply.message_key)).all()  # fmt: skip
+        responses = conn.execute(sa.select(sa.func.count()).select_from(Response)).scalar_one()
+    assert len(stored) == stats["replies_posted"]  # every reply stored, once, and matched
+    assert {route for route, *_ in stored} == {"address"}
+    assert all(reply_candidate == message_candidate for _, _, reply_candidate, message_candidate in stored)
+    assert responses == len(stored)
