@@ -369,7 +369,7 @@ def test_a_sweep_with_the_hold_on_counts_the_held_nudges_and_sends_them_once_rep
 
     swept = runner.invoke(app, ["sweep", "--now", "2026-11-18T15:00:00Z"])  # the nudge is due
     assert swept.exit_code == 0, swept.output
-    assert "1 email nudges held: email replies are not tracked" in swept.stdout
+    assert "email nudges held until replies are tracked: 1" in swept.stdout
     assert "Email nudges are held" in " ".join(swept.stderr.split())
     assert len(list(outbox.glob("*.eml"))) == 1
 

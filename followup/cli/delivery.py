@@ -145,8 +145,8 @@ def _print_next_steps(steps: dict) -> None:
     for held in steps["held"]:
         out.print(f"  {held['candidate_id']}: {held['reason']}", markup=False)
     if steps["held_until_replies_tracked"]:
-        out.print(f"  {steps['held_until_replies_tracked']} email nudges held: email replies are not tracked "
-                  "(the next sweep after FOLLOWUP_REPLY_DOMAIN is set sends them)", markup=False)  # fmt: skip
+        out.print(f"  email nudges held until replies are tracked: {steps['held_until_replies_tracked']} (the "
+                  "next sweep after FOLLOWUP_REPLY_DOMAIN is set sends them)", markup=False)  # fmt: skip
 
 
 @app.command()
