@@ -19,7 +19,7 @@ from followup.config import Settings
 from followup.models import Message
 from followup.sending.setup import SendSetup
 from followup.stages import rendering, sending
-from followup.stages.planning import PlanSetup, plan_next
+from followup.stages.planning import PlanSetup, plan_next, upcoming
 from followup.store import open_ledger
 from followup.transports.memory import MemoryTransport
 
@@ -98,6 +98,9 @@ def test_with_the_hold_on_email_nudges_wait_for_reply_tracking_then_go_once(tmp_
     assert r.steps("called")[2] == (2, "offer_nudge", "voicemail", "sent")
     assert steps.held_until_replies_tracked == 1 and steps.held == [] and steps.verdicts == {"held": 1}
     assert r.sweep(WEDNESDAY.replace(hour=18)).held_until_replies_tracked == 1  # still held, still counted
+    [held] = upcoming(r.plan, "wrote", WEDNESDAY)  # what `followup timeline` shows
+    assert (held.what, held.reason) == ("held", "held: step 1 (offer_nudge by email): email replies are not "
+                                                "tracked; set FOLLOWUP_REPLY_DOMAIN")  # fmt: skip
     assert r.emails_to("wrote") == 1
 
     tracked = PlanSetup.of(r.settings.model_copy(update={"reply_domain": "replies.acme.example"}))
