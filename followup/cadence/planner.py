@@ -117,8 +117,8 @@ class Plan(NamedTuple):
 
 class Verdict(NamedTuple):
     """Why no row is written now. `what`: waiting (a message of the cadence is still on its way),
-    held (a fate is unknown), stopped (an answer, a stop or an unsubscribe), ended (no step left,
-    the deadline passed)."""
+    held (a fate is unknown, a step failed, or an email nudge waits for replies to be tracked),
+    stopped (an answer, a stop or an unsubscribe), ended (no step left, the deadline passed)."""
 
     what: str
     reason: str
