@@ -89,6 +89,7 @@ def test_a_users_file_replaces_the_defaults(tmp_path):
         ("  enabled: false\n  weeks: 12", "  enabled: true\n  weeks: 8"),
         ("share: 0\n", "share: 0.3\n"),
         ("from: 8\n    to: 18", "from: 10\n    to: 16"),
+        ("hold_email_nudges_until_replies_tracked: false", "hold_email_nudges_until_replies_tracked: true"),
         ("        channel: [voicemail, in_person]\n        after_business_days: 2",
          "        channel: [in_person, voicemail]\n        after_business_days: 4"),
     ]:  # fmt: skip
@@ -102,8 +103,14 @@ def test_a_users_file_replaces_the_defaults(tmp_path):
     assert (spec.reject_delay_business_days, spec.out_of_office_business_days) == (2, 5)
     assert spec.keep_in_touch_weeks == 8
     assert spec.experiment == Experiment(share=0.3, max_delay_days=3, hours=(10, 16))
+    assert spec.hold_email_nudges_until_replies_tracked
     assert spec.cadence_for("offer", "email").steps[3] == Step("offer_nudge", ("in_person", "voicemail"), 4)
     assert spec.source == str(path) and load_cadence() == TABLE
+
+
+def test_a_file_written_before_the_hold_switch_keeps_working_with_nudges_not_held():
+    text = edited("hold_email_nudges_until_replies_tracked: false\n", "")
+    assert not parse_cadence(text, "older.yaml").hold_email_nudges_until_replies_tracked
 
 
 def test_keep_in_touch_weeks_are_checked_even_while_it_is_off():
@@ -194,6 +201,18 @@ REFUSALS = {
     "keep_in_touch not a yes or no": (
         ("  enabled: false\n", "  enabled: sometimes\n"), "sometimes",
         "keep_in_touch: enabled must be true or false, not 'sometimes'"),
+    "the hold switch not a yes or no": (
+        ("hold_email_nudges_until_replies_tracked: false", "hold_email_nudges_until_replies_tracked: later"),
+        "hold_email_nudges_until_replies_tracked: later",
+        "hold_email_nudges_until_replies_tracked must be true or false, not 'later'"),
+    "the hold switch as a number": (
+        ("hold_email_nudges_until_replies_tracked: false", "hold_email_nudges_until_replies_tracked: 1"),
+        "hold_email_nudges_until_replies_tracked: 1",
+        "hold_email_nudges_until_replies_tracked must be true or false, not '1'"),
+    "the hold switch given twice": (
+        ("hold_email_nudges_until_replies_tracked: false",
+         "hold_email_nudges_until_replies_tracked: false\nhold_email_nudges_until_replies_tracked: true"),
+        "hold_email_nudges_until_replies_tracked: true", "hold_email_nudges_until_replies_tracked is given twice"),
     "a section that is not a mapping": (
         ("experiment:\n  share: 0\n  max_delay_business_days: 3\n  hours:\n    from: 8\n    to: 18\n",
          "experiment: off\n"), "experiment: off",

@@ -430,3 +430,46 @@ def test_a_deadline_imported_as_a_date_lasts_to_the_end_of_that_day_where_the_ca
     assert (deadline.at, deadline.label) == (datetime(2026, 12, 1, 0, 0, tzinfo=athens), "2026-11-30")
     at_three = datetime(2026, 11, 30, 13, 0, tzinfo=timezone.utc)  # a deadline with a time is that moment
     assert offer_deadline(at_three, athens).at == at_three
+
+
+# --- hold_email_nudges_until_replies_tracked ----------------------------------------------------
+
+HOLD = replace(SPEC, hold_email_nudges_until_replies_tracked=True)
+
+
+def test_with_the_hold_on_an_email_nudge_waits_until_replies_are_tracked_then_goes_in_the_next_window():
+    offer = offer_sent()
+    held = verdict(next_step(HOLD, US, offer, DUE), "held")
+    assert held.reason == ("held: step 1 (offer_nudge by email): email replies are not tracked; "
+                           "set FOLLOWUP_REPLY_DOMAIN")
+    assert plan(next_step(SPEC, US, offer, DUE)).step == 1  # the switch off: nothing is held
+    # Tracked a week later: the nudge goes at once (its wait is long over), in today's window.
+    later = local(NEW_YORK, 2026, 11, 25, 11, 0)
+    nudge = plan(next_step(HOLD, US, offer, later, replies_tracked=True))
+    assert (nudge.step, nudge.channel, nudge.opens, nudge.closes) == (
+        1, "email", later, local(NEW_YORK, 2026, 11, 25, 17, 0))
+    # Before its wait is over it still waits as usual, and an answer still stops it.
+    verdict(next_step(HOLD, US, offer, utc(2026, 11, 17, 15, 0)), "waiting")
+    replied = offer_sent(answers=[Answer("accepted", utc(2026, 11, 17, 14, 0), "email", None)])
+    verdict(next_step(HOLD, US, replied, DUE), "stopped")
+
+
+def test_the_hold_never_keeps_a_call_or_a_meeting_nor_the_first_email_of_a_cadence():
+    called = local(NEW_YORK, 2026, 11, 16, 10, 0)
+    offer = facts(channel="voicemail", messages=[sent(0, "offer", "voicemail", called)])
+    # The offer in writing after the call: nothing by email has been answered yet.
+    assert plan(next_step(HOLD, US, offer, called)).channel == "email"
+    offer.messages.append(sent(1, "offer", "email", called))
+    assert plan(next_step(HOLD, US, offer, local(NEW_YORK, 2026, 11, 18, 12, 0))).channel == "voicemail"
+    offer.messages.append(sent(2, "offer_nudge", "voicemail", local(NEW_YORK, 2026, 11, 18, 12, 0)))
+    verdict(next_step(HOLD, US, offer, local(NEW_YORK, 2026, 11, 23, 12, 0)), "held")  # the email nudge
+    # The third nudge of an emailed offer by call or invite; by email (no phone, no office) it is held.
+    assert plan(next_step(HOLD, US, after_two_nudges(), utc(2026, 11, 16, 15, 0))).channel == "voicemail"
+    assert plan(next_step(HOLD, US, after_two_nudges(has_phone=False), utc(2026, 11, 16, 15, 0))).channel == "in_person"
+    alone = Company("America/New_York", "US")
+    verdict(next_step(HOLD, alone, after_two_nudges(has_phone=False), utc(2026, 11, 16, 15, 0)), "held")
+
+
+def test_a_held_nudge_past_the_offer_deadline_ends_the_cadence_rather_than_waiting():
+    offer = offer_sent(offer_deadline=local(NEW_YORK, 2026, 11, 17, 0, 0))
+    verdict(next_step(HOLD, US, offer, DUE), "ended")

@@ -348,3 +348,36 @@ def test_a_voicemail_written_before_its_sender_died_is_settled_from_the_call_she
     assert after[on_sheet]["status"] == "sent" and after[on_sheet]["provider_message_id"].startswith("call-sheet:")
     assert after[lost]["status"] == "unknown"
     assert (recovered["reconciled"], recovered["unknown"]) == (1, 1)
+
+
+def test_a_sweep_with_the_hold_on_counts_the_held_nudges_and_sends_them_once_replies_are_tracked(tmp_path, monkeypatch):
+    from followup.cadence.file import default_cadence_file
+
+    hold = tmp_path / "hold.yaml"
+    hold.write_text(default_cadence_file().read_text(encoding="utf-8").replace(
+        "hold_email_nudges_until_replies_tracked: false", "hold_email_nudges_until_replies_tracked: true"))
+    path = tmp_path / "round.csv"
+    path.write_text("candidate_id,email,first_name,last_name,role,decision,timezone,decided_at\n"
+                    "C-1,ana@example.com,Ana,Silva,Analyst,offer,America/New_York,2026-11-13T15:00:00Z\n")
+    for name, value in {"FOLLOWUP_DATA_DIR": str(tmp_path / "data"), "FOLLOWUP_FROM_EMAIL": "jobs@acme.example",
+                        "FOLLOWUP_TRANSPORT": "file", "FOLLOWUP_CADENCE_FILE": str(hold)}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    outbox = tmp_path / "data" / "outbox"
+    ran = runner.invoke(app, ["run", str(path), "--campaign", "nov", "--now", "2026-11-16T15:00:00Z"])
+    assert ran.exit_code == 0, ran.output
+    assert "Email nudges are held until FOLLOWUP_REPLY_DOMAIN is set" in " ".join(ran.stderr.split())
+
+    swept = runner.invoke(app, ["sweep", "--now", "2026-11-18T15:00:00Z"])  # the nudge is due
+    assert swept.exit_code == 0, swept.output
+    assert "email nudges held until replies are tracked: 1" in swept.stdout
+    assert "Email nudges are held" in " ".join(swept.stderr.split())
+    assert len(list(outbox.glob("*.eml"))) == 1
+
+    monkeypatch.setenv("FOLLOWUP_REPLY_DOMAIN", "replies.acme.example")
+    monkeypatch.setenv("FOLLOWUP_INBOUND_TOKEN", "t" * 32)
+    for day in ("19", "20"):
+        swept = runner.invoke(app, ["sweep", "--now", f"2026-11-{day}T15:00:00Z", "--json"])
+        assert swept.exit_code == 0, swept.output
+        assert json.loads(swept.stdout)["next_steps"]["held_until_replies_tracked"] == 0
+        assert swept.stderr.strip() == ""  # replies tracked and received: no note
+    assert len(list(outbox.glob("*.eml"))) == 2  # the offer and its nudge, once

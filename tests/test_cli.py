@@ -293,3 +293,30 @@ def test_campaigns_say_that_email_replies_are_not_tracked_and_how_to_record_them
         assert "email replies are not tracked" in note
         assert "followup outcomes import FILE" in note and "followup stop CANDIDATE" in note
     assert json.loads(listed.stdout)[0]["name"] == "spring"  # stdout holds only the JSON
+
+
+def test_the_reply_note_follows_reply_tracking_and_the_cadence_files_hold(tmp_path):
+    from followup.cadence.file import default_cadence_file
+    from followup.store.planning import ensure_campaign
+
+    ensure_campaign(open_ledger(f"sqlite:///{tmp_path / 'data' / 'followup.db'}"), "spring")
+    hold = tmp_path / "hold.yaml"
+    hold.write_text(default_cadence_file().read_text(encoding="utf-8").replace(
+        "hold_email_nudges_until_replies_tracked: false", "hold_email_nudges_until_replies_tracked: true"))
+    domain, token = {"FOLLOWUP_REPLY_DOMAIN": "replies.acme.example"}, {"FOLLOWUP_INBOUND_TOKEN": "t" * 32}
+
+    def note(**settings: str) -> str:
+        listed = invoke(["campaigns"], tmp_path, **settings)
+        assert listed.exit_code == 0, listed.output
+        return " ".join(listed.stderr.split())
+
+    held = note(FOLLOWUP_CADENCE_FILE=str(hold))
+    assert "email replies are not tracked" in held and "Email nudges are held until FOLLOWUP_REPLY_DOMAIN" in held
+    assert "followup outcomes import FILE" in held and "followup stop CANDIDATE" in held
+    assert "held" not in note()  # the switch off: the plain note
+    refused = note(**domain)  # tracked, but the receiver would refuse every reply
+    assert "not tracked" not in refused and "FOLLOWUP_INBOUND_TOKEN is not" in refused
+    assert "refuses every Inbound Parse post" in refused and "lost after 3 days" in refused
+    assert "followup outcomes import FILE" in refused
+    assert note(**domain, **token) == ""  # tracked and received: nothing to say
+    assert note(**token) == note()  # a token without a reply domain tracks nothing

@@ -44,6 +44,8 @@ TOP_LEVEL_KEYS = (
     "experiment",
     "cadences",
 )
+# Keys a file may leave out: added after files were written that lack them, which keep working.
+OPTIONAL_TOP_LEVEL_KEYS = ("hold_email_nudges_until_replies_tracked",)
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -141,6 +143,12 @@ class _Reader:
             self.fail(node, f"{_at(where)}{key} must be a whole number {wanted}, not {_shown(node)}")
         return value
 
+    def switch(self, node: Node, where: str, key: str) -> bool:
+        value = self.value(node)
+        if not isinstance(value, bool):
+            self.fail(node, f"{_at(where)}{key} must be true or false, not {_shown(node)}")
+        return value
+
     def one_of(self, node: Node, where: str, key: str, choices: tuple[str, ...]) -> str:
         if not isinstance(node, ScalarNode) or node.value not in choices:
             self.fail(node, f"{where}: {key} must be {_listed(choices)}, not {_shown(node)}")
@@ -159,23 +167,20 @@ class _Reader:
     def spec(self, root: Node) -> CadenceSpec:
         if not isinstance(root, MappingNode):
             self.fail(root, f"expected the keys {', '.join(TOP_LEVEL_KEYS)}, not {_shown(root)}")
-        top = self.keys(root, "", TOP_LEVEL_KEYS)
+        top = self.keys(root, "", TOP_LEVEL_KEYS, OPTIONAL_TOP_LEVEL_KEYS)
         window = self.keys(top["send_window"], "send_window", ("opens", "closes"), ("business_days_only",))
         opens = self.clock(window["opens"], "send_window", "opens")
         closes = self.clock(window["closes"], "send_window", "closes", end_of_day=True)
         business_days_only = True
         if "business_days_only" in window:
-            business_days_only = self.value(window["business_days_only"])
-            if not isinstance(business_days_only, bool):
-                self.fail(window["business_days_only"], "send_window: business_days_only must be true or false, "
-                          f"not {_shown(window['business_days_only'])}")  # fmt: skip
+            business_days_only = self.switch(window["business_days_only"], "send_window", "business_days_only")
         if closes <= opens:
             self.fail(window["closes"], f"send_window: closes ({closes:%H:%M}) must come after opens ({opens:%H:%M})")
         keep = self.keys(top["keep_in_touch"], "keep_in_touch", ("enabled", "weeks"))
-        enabled = self.value(keep["enabled"])
-        if not isinstance(enabled, bool):
-            self.fail(keep["enabled"], f"keep_in_touch: enabled must be true or false, not {_shown(keep['enabled'])}")
+        enabled = self.switch(keep["enabled"], "keep_in_touch", "enabled")
         weeks = self.whole(keep["weeks"], "keep_in_touch", "weeks", minimum=1)
+        hold_key = "hold_email_nudges_until_replies_tracked"
+        hold = self.switch(top[hold_key], "", hold_key) if hold_key in top else False
         return CadenceSpec(
             cadences=self.cadences(top["cadences"]),
             send_window=(opens, closes),
@@ -188,6 +193,7 @@ class _Reader:
             ),
             keep_in_touch_weeks=weeks if enabled else None,
             experiment=self.experiment(top["experiment"]),
+            hold_email_nudges_until_replies_tracked=hold,
             source=self.source,
         )
 

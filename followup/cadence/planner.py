@@ -2,7 +2,7 @@
 window, or why none does (held, stopped, ended). Plain Python over the facts the store reads.
 
     plan = first_step(spec, company, facts, business_now, campaign)   # step 0 of a new cadence
-    plan = next_step(spec, company, facts, business_now)              # the step after the last
+    plan = next_step(spec, company, facts, business_now, replies_tracked=True)  # the step after the last
 
 Both return a Plan (a row to write) or a Verdict (why nothing is written now). The send stage
 checks the stop rules again in the claim, so an answer that arrives between planning and
@@ -42,6 +42,8 @@ _UNKNOWN, _FAILED = MessageStatus.UNKNOWN.value, MessageStatus.FAILED.value
 _CANCELLED, _SUPPRESSED = MessageStatus.CANCELLED.value, MessageStatus.SUPPRESSED.value
 _WRONG_NUMBER, _OUT_OF_OFFICE = Outcome.WRONG_NUMBER.value, Outcome.OUT_OF_OFFICE.value
 _ISO_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+# How a step held by hold_email_nudges_until_replies_tracked ends its reason: the sweep counts these.
+REPLIES_NOT_TRACKED = "email replies are not tracked; set FOLLOWUP_REPLY_DOMAIN"
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,8 @@ class Plan(NamedTuple):
 
 class Verdict(NamedTuple):
     """Why no row is written now. `what`: waiting (a message of the cadence is still on its way),
-    held (a fate is unknown), stopped (an answer, a stop or an unsubscribe), ended (no step left,
-    the deadline passed)."""
+    held (a fate is unknown, a step failed, or an email nudge waits for replies to be tracked),
+    stopped (an answer, a stop or an unsubscribe), ended (no step left, the deadline passed)."""
 
     what: str
     reason: str
@@ -238,14 +240,18 @@ def first_step(
     ))  # fmt: skip
 
 
-def next_step(spec: CadenceSpec, company: Company, facts: CadenceFacts, now: datetime) -> Plan | Verdict:
+def next_step(
+    spec: CadenceSpec, company: Company, facts: CadenceFacts, now: datetime, *, replies_tracked: bool = False
+) -> Plan | Verdict:
     """The step after the cadence's last message, when its wait is over at `now`; else why not.
+    `replies_tracked`: FOLLOWUP_REPLY_DOMAIN is set (see _held_for_replies).
 
     Stop rules, in order: a stop by hand or an unsubscribe ends contact; a response since the
     first message ends the cadence; a message whose fate is unknown holds it; an out-of-office
     reply postpones the step (to its return date, else by the file's business days); a hard
     bounce (or a wrong number) moves on to the next step that does not need the address (or the
-    phone), at once rather than after the wait; the offer deadline ends it."""
+    phone), at once rather than after the wait; the offer deadline ends it; an email nudge waits
+    while replies are not tracked, when the file says so."""
     if not facts.messages:
         return Verdict("ended", "no first message")
     last = facts.messages[-1]
@@ -295,10 +301,31 @@ def next_step(spec: CadenceSpec, company: Company, facts: CadenceFacts, now: dat
         if postponed and moment > now:
             return Verdict("waiting", f"step {index} {postponed}")
         window = window_for(spec, reach, channel, max(moment, now))
-        return _within_deadline(facts, reach, Plan(
+        plan = _within_deadline(facts, reach, Plan(
             index, step.kind, channel, _utc(window.opens), _utc(window.closes), postponed or note, started,
         ))  # fmt: skip
+        if isinstance(plan, Plan) and not replies_tracked and _held_for_replies(spec, facts, channel):
+            return Verdict("held", f"held: step {index} ({step.kind} by email): {REPLIES_NOT_TRACKED}")
+        return plan
     return Verdict("ended", f"ended: step {last.step} was the last")
+
+
+def _held_for_replies(spec: CadenceSpec, facts: CadenceFacts, channel: str) -> bool:
+    """hold_email_nudges_until_replies_tracked: an email step waits while an answer to an email the
+    candidate got in this cadence could sit unseen in the recruiter's inbox. The first email (step
+    0, or the written offer after a call) still goes: there is nothing to have answered yet. Calls
+    and meetings are never held: their outcomes come back through `followup outcomes import`.
+
+    Held here, at planning, rather than at the claim: a held step has no row, so nothing rendered
+    waits for weeks with text from the old facts, moved from window to window; an answer recorded
+    meanwhile stops the cadence before the step exists; and once replies are tracked the next sweep
+    plans it as any step whose wait is over, in the next window from now and never after the offer
+    deadline. The step is not lost: the cadence's last message stays the one before it, so every
+    sweep finds it again, and its message_key lets it be written (and sent) once."""
+    way = CHANNELS[channel]
+    if not spec.hold_email_nudges_until_replies_tracked or way.delivery != "email" or way.calendar_invite:
+        return False
+    return any(CHANNELS[m.channel].delivery == "email" and m.sent_at is not None for m in facts.messages)
 
 
 def _after(step: Step, last_at: datetime, reach: Reach) -> datetime:

@@ -71,6 +71,9 @@ class CadenceSpec:
     # Weeks after a rejection for the keep-in-touch email to the talent pool; None: never.
     keep_in_touch_weeks: int | None = None
     experiment: Experiment = field(default_factory=Experiment)
+    # Email follow-ups wait while replies are not tracked (no FOLLOWUP_REPLY_DOMAIN): without
+    # tracking, an emailed "I accept" reaches the recruiter's inbox only, and a nudge would follow it.
+    hold_email_nudges_until_replies_tracked: bool = False
     source: str = "the default cadence file"  # for messages: which file said this
 
     def cadence_for(self, decision: str, channel: str) -> Cadence:

@@ -27,7 +27,7 @@ from followup.cli.common import (
     signing_secret_or_refuse,
 )
 from followup.cli.progress import ledger_progress
-from followup.cli.summary import print_campaign, print_later, print_replies_not_tracked
+from followup.cli.summary import print_campaign, print_later, print_reply_tracking
 from followup.config import Settings
 
 
@@ -79,7 +79,7 @@ def run(
 
     moment = parse_now(now)
     settings = settings_or_refuse()
-    cadence_or_refuse(settings)
+    cadence = cadence_or_refuse(settings)
     if not dry_run:
         _sending_settings(settings)
     from flows.campaign import run_campaign
@@ -95,7 +95,7 @@ def run(
             summary = run_campaign(file, name, mapping, settings, moment, dry_run, templates_dir=templates)
     print_campaign(summary, as_json)
     if not dry_run:
-        print_replies_not_tracked()
+        print_reply_tracking(settings, cadence)
     raise typer.Exit(summary.exit_code())
 
 
@@ -109,7 +109,7 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
     """
     moment = parse_now(now)
     settings = settings_or_refuse()
-    cadence_or_refuse(settings)
+    cadence = cadence_or_refuse(settings)
     _sending_settings(settings)
     from flows.followup_sweep import sweep as sweep_flow
 
@@ -131,7 +131,7 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
                       f"their next window, {sent['unknown']} unknown, {sent['retry_wait']} waiting for a retry"
                       + (f"; PAUSED: {sent['pause_reason']}" if sent["paused"] else ""), markup=False)  # fmt: skip
         print_later(summary.later, summary.next_due)
-    print_replies_not_tracked()
+    print_reply_tracking(settings, cadence)
     raise typer.Exit(summary.exit_code())
 
 
@@ -152,6 +152,9 @@ def _print_next_steps(steps: dict) -> None:
                   markup=False)  # fmt: skip
     for held in steps["held"]:
         out.print(f"  {held['candidate_id']}: {held['reason']}", markup=False)
+    if steps["held_until_replies_tracked"]:
+        out.print(f"  email nudges held until replies are tracked: {steps['held_until_replies_tracked']} (the "
+                  "next sweep after FOLLOWUP_REPLY_DOMAIN is set sends them)", markup=False)  # fmt: skip
 
 
 @app.command()
@@ -214,7 +217,9 @@ def campaigns(as_json: JsonOption = False) -> None:
     from followup.store import open_ledger
     from followup.store.reports import campaigns as list_campaigns
 
-    found = list_campaigns(open_ledger(settings_or_refuse().ledger_url))
+    settings = settings_or_refuse()
+    cadence = cadence_or_refuse(settings)  # the note says whether it holds email nudges
+    found = list_campaigns(open_ledger(settings.ledger_url))
     if as_json:
         sys.stdout.write(json.dumps(found) + "\n")
     elif not found:
@@ -225,7 +230,7 @@ def campaigns(as_json: JsonOption = False) -> None:
             reason = f" ({campaign['reason']})" if campaign["reason"] else ""
             out.print(f"{campaign['name']}  {campaign['state']}{reason}: {counts}", markup=False)
     if found:
-        print_replies_not_tracked()
+        print_reply_tracking(settings, cadence)
 
 
 CampaignArgument = Annotated[str, typer.Argument(help="The campaign's name.")]

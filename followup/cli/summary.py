@@ -9,7 +9,9 @@ from datetime import datetime
 from rich.markup import escape
 from rich.table import Table
 
+from followup.cadence.spec import CadenceSpec
 from followup.cli.common import err, out
+from followup.config import Settings
 from followup.stages.summaries import CampaignSummary
 
 
@@ -74,13 +76,28 @@ def print_later(later: dict[str, int], next_due: datetime | None) -> None:
               markup=False)  # fmt: skip
 
 
-def print_replies_not_tracked() -> None:
-    """Said on every run, sweep and campaign list until Inbound Parse is set up: the cadence cannot
-    see an email reply, so a nudge would follow an "I accept" unless someone records it."""
+def print_reply_tracking(settings: Settings, cadence: CadenceSpec) -> None:
+    """Said on every run, sweep and campaign list while replies could go unseen: until Inbound
+    Parse is set up (FOLLOWUP_REPLY_DOMAIN), the cadence cannot see an email reply, so a nudge would
+    follow an "I accept" unless someone records it or the cadence file holds the nudges; once it
+    is set, a missing FOLLOWUP_INBOUND_TOKEN makes the receiver refuse every reply."""
+    record = ("Record each answer with `followup outcomes import FILE` (accepted, declined, question, opt_out...), "
+              "or take someone out with `followup stop CANDIDATE`.")  # fmt: skip
+    if settings.tracks_replies:
+        if settings.inbound_token is None:
+            err.print("[bold yellow]Warning:[/bold yellow] FOLLOWUP_REPLY_DOMAIN is set but FOLLOWUP_INBOUND_TOKEN is "
+                      "not: `followup serve` refuses every Inbound Parse post, so candidates' replies go back to "
+                      "SendGrid's retries and are lost after 3 days, and the cadence goes on after them. Set "
+                      "FOLLOWUP_INBOUND_TOKEN and put it in the Inbound Parse URL "
+                      "(/webhooks/sendgrid/inbound/<token>). " + record)  # fmt: skip
+        return
+    if cadence.hold_email_nudges_until_replies_tracked:
+        err.print("[yellow]Note:[/yellow] email replies are not tracked: they reach the recruiter's inbox only. "
+                  "Email nudges are held until FOLLOWUP_REPLY_DOMAIN is set (the cadence file's "
+                  "hold_email_nudges_until_replies_tracked); first messages, calls and meetings still go. " + record)
+        return
     err.print("[yellow]Note:[/yellow] email replies are not tracked: they reach the recruiter's inbox only, and "
-              "the cadence goes on after a candidate answers by email. Record each answer with "
-              "`followup outcomes import FILE` (accepted, declined, question, opt_out...), or take someone out "
-              "with `followup stop CANDIDATE`.")  # fmt: skip
+              "the cadence goes on after a candidate answers by email. " + record)
 
 
 def _print_changed(changed: list[dict]) -> None:

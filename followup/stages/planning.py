@@ -25,6 +25,7 @@ from followup import importing
 from followup.cadence import message_key
 from followup.cadence.file import load_cadence
 from followup.cadence.planner import (
+    REPLIES_NOT_TRACKED,
     CadenceFacts,
     Company,
     Plan,
@@ -56,11 +57,14 @@ from followup.store.planning import NewMessage, ensure_campaign, insert_messages
 
 @dataclass(frozen=True)
 class PlanSetup:
-    """What planning needs: the ledger, the cadence file's values, the company's zone and country."""
+    """What planning needs: the ledger, the cadence file's values, the company's zone and country,
+    and whether email replies are tracked (FOLLOWUP_REPLY_DOMAIN: the cadence file may hold email
+    nudges until they are)."""
 
     ledger_url: str
     cadence: CadenceSpec
     company: Company = Company()
+    tracks_replies: bool = False
 
     @classmethod
     def of(cls, settings: Settings, cadence: CadenceSpec | None = None) -> PlanSetup:
@@ -68,6 +72,7 @@ class PlanSetup:
             settings.ledger_url,
             cadence or load_cadence(settings.cadence_file),
             Company(settings.timezone, settings.country, bool(settings.office), bool(settings.phone)),
+            settings.tracks_replies,
         )
 
 
@@ -169,7 +174,7 @@ def _other_roles_ended(setup: PlanSetup, engine, batch_id: str, now: datetime) -
     for facts in other_decisions(engine, batch_id):
         if not facts.messages:
             continue
-        verdict = next_step(setup.cadence, setup.company, facts, now)
+        verdict = next_step(setup.cadence, setup.company, facts, now, replies_tracked=setup.tracks_replies)
         if isinstance(verdict, Verdict) and verdict.what in ("ended", "stopped"):
             continue
         ended.append(facts)
@@ -189,12 +194,15 @@ class NextSteps:
     # Cadences moved on because an address bounced or a number was wrong: the recruiter is told.
     moved_on: list[dict] = field(default_factory=list)
     held: list[dict] = field(default_factory=list)  # a fate unknown or a failure: a person decides
+    # Email nudges the cadence file holds until replies are tracked: no person need act on each.
+    held_until_replies_tracked: int = 0
     postponed: int = 0  # out-of-office replies
     verdicts: dict[str, int] = field(default_factory=dict)  # why nothing else was planned, by kind
 
     def to_json(self) -> dict:
         return {"planned": self.planned, "by_day": self.by_day, "moved_on": self.moved_on, "held": self.held,
-                "postponed": self.postponed, "not_planned": self.verdicts}  # fmt: skip
+                "held_until_replies_tracked": self.held_until_replies_tracked, "postponed": self.postponed,
+                "not_planned": self.verdicts}  # fmt: skip
 
 
 def plan_next(setup: PlanSetup, business_now: datetime) -> NextSteps:
@@ -212,10 +220,12 @@ def _plan_next(setup: PlanSetup, business_now: datetime) -> NextSteps:
     def rows() -> Iterator[NewMessage]:
         # A generator: insert_messages writes each chunk while the rules make the next.
         for facts in open_cadences(engine, last_steps(setup.cadence)):
-            plan = next_step(setup.cadence, setup.company, facts, business_now)
+            plan = next_step(setup.cadence, setup.company, facts, business_now, replies_tracked=setup.tracks_replies)
             if isinstance(plan, Verdict):
                 reasons[plan.what] += 1
-                if plan.what == "held":
+                if plan.reason.endswith(REPLIES_NOT_TRACKED):
+                    result.held_until_replies_tracked += 1
+                elif plan.what == "held":
                     result.held.append({"candidate_id": facts.candidate_id, "reason": plan.reason})
                 continue
             opens.append(plan.opens)
@@ -239,7 +249,7 @@ def upcoming(setup: PlanSetup, candidate_id: str, business_now: datetime) -> lis
     for facts in candidate_facts(open_ledger(setup.ledger_url), candidate_id):
         if not facts.messages:
             continue
-        plan = next_step(setup.cadence, setup.company, facts, business_now)
+        plan = next_step(setup.cadence, setup.company, facts, business_now, replies_tracked=setup.tracks_replies)
         if isinstance(plan, Plan):
             entries.append(Entry(plan.opens, "planned", plan.step, plan.kind, plan.channel, facts.campaign,
                                  f"next: due now ({plan.note}); the next sweep plans it"))  # fmt: skip
