@@ -72,6 +72,36 @@ def generate(path: Path, messages: int, events: int, seed: int = 7) -> None:
     decided = np.datetime64(START.replace(tzinfo=None)) + (rng.integers(0, 120 * 24, size=people) * 3600).astype(
         "timedelta64[s]")
     first_sent = decided + (rng.integers(0, 5 * 24, size=people) * 3600).astype("timedelta64[s]")
+    names = np.array(["processed", "delivered", "open", "open", "click", "open"])
+    message_of = rng.integers(1, messages + 1, size=events)
+    which = rng.integers(0, len(names), size=events)
+    machine = (which == 2) & (rng.random(events) < 0.5)
+    offsets = rng.integers(1, 72 * 3600, size=events)
+    proxy = rng.random(events) < 0.1
+    agents = np.where(proxy, "Mozilla/5.0 (via ggpht.com GoogleImageProxy)", "Safari")
+    base = np.datetime64(START.replace(tzinfo=None)) + (rng.integers(0, 130 * 24, size=events) * 3600).astype(
+        "timedelta64[s]") + offsets.astype("timedelta64[s]")
+    # Each message's summary of its events, as store.events keeps it while they arrive.
+    stamp = base.astype("datetime64[us]").astype("int64")
+    never_min, never_max = np.iinfo("int64").max, np.iinfo("int64").min
+    delivered_at = np.full(messages + 1, never_min)
+    last_open = np.full(messages + 1, never_max)
+    last_click = np.full(messages + 1, never_max)
+    is_delivered, is_click = names[which] == "delivered", names[which] == "click"
+    is_open = (names[which] == "open") & ~machine & ~proxy
+    np.minimum.at(delivered_at, message_of[is_delivered], stamp[is_delivered])
+    np.maximum.at(last_open, message_of[is_open], stamp[is_open])
+    np.maximum.at(last_click, message_of[is_click], stamp[is_click])
+
+    def summary(values: np.ndarray, never: int) -> list[str | None]:
+        found: list[str | None] = [None] * len(values)
+        valid = np.flatnonzero(values != never)
+        for index, text in zip(valid, _times(values[valid].astype("datetime64[us]"))):
+            found[index] = text
+        return found
+
+    delivered_text, open_text = summary(delivered_at, never_min), summary(last_open, never_max)
+    click_text = summary(last_click, never_max)
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")
@@ -101,19 +131,12 @@ def generate(path: Path, messages: int, events: int, seed: int = 7) -> None:
             call = ('{"local_time_to_call": "' + sent_text[n][:16] + ' CET"}') if channel[n] == "voicemail" else None
             rows.append((key, f"{key:064x}", "season", ids[n], n + 1, f"{decision}:{channel[n]}",
                          kind if step == 0 else f"{kind}_nudge", step, str(channel[n]),
-                         "b" if key % 2 else "a", "sent", at, 1, now, now, str(arm[n]), call))  # fmt: skip
+                         "b" if key % 2 else "a", "sent", at, 1, now, now, str(arm[n]), call, delivered_text[key],
+                         open_text[key], click_text[key]))  # fmt: skip
         if len(rows) >= 200_000:
             _messages(db, rows)
             rows = []
     _messages(db, rows)
-    names = np.array(["processed", "delivered", "open", "open", "click", "open"])
-    message_of = rng.integers(1, messages + 1, size=events)
-    which = rng.integers(0, len(names), size=events)
-    machine = (which == 2) & (rng.random(events) < 0.5)
-    offsets = rng.integers(1, 72 * 3600, size=events)
-    agents = np.where(rng.random(events) < 0.1, "Mozilla/5.0 (via ggpht.com GoogleImageProxy)", "Safari")
-    base = np.datetime64(START.replace(tzinfo=None)) + (rng.integers(0, 130 * 24, size=events) * 3600).astype(
-        "timedelta64[s]") + offsets.astype("timedelta64[s]")
     for start in range(0, events, 250_000):
         end = min(events, start + 250_000)
         at = _times(base[start:end])
@@ -138,8 +161,8 @@ def generate(path: Path, messages: int, events: int, seed: int = 7) -> None:
 def _messages(db: sqlite3.Connection, rows: list[tuple]) -> None:
     db.executemany(
         "INSERT INTO messages (id, message_key, campaign, candidate_id, decision_id, cadence, kind, step, channel, "
-        "variant, status, sent_at, attempts, created_at, updated_at, experiment_arm, call_sheet) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)  # fmt: skip
+        "variant, status, sent_at, attempts, created_at, updated_at, experiment_arm, call_sheet, delivered_at, "
+        "last_open_at, last_click_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def run_report(db: Path, out: Path) -> dict:

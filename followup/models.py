@@ -206,6 +206,13 @@ class Message(Base):
     experiment_delay_days: Mapped[int | None] = mapped_column(sa.Integer)
     experiment_hour: Mapped[int | None] = mapped_column(sa.Integer)
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # What its events show, kept as they are stored (store.events) so the response report reads
+    # three columns, not millions of events: the first delivery, the latest open that may be a
+    # person's (not flagged sg_machine_open, not through a known image proxy), the latest click.
+    # Whether that open or click came too soon after delivery to be a person is the reader's rule.
+    delivered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_open_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_click_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(sa.Text)

@@ -12,34 +12,39 @@ import sqlalchemy as sa
 
 from followup.analytics import response_document
 from followup.analytics.stats import compare, recommend
-from followup.models import Batch, Candidate, Decision, Event, Message, Response
+from followup.models import Batch, Candidate, Decision, Message, Response
 from followup.store import open_ledger
+from followup.store.events import store_events
 from followup.store.report_data import MESSAGE_COLUMNS, ReportData, report_data
+from followup.tracking.events import normalise
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday; London is on UTC in March
 UNTIL = datetime(2026, 4, 1, tzinfo=timezone.utc)
 
 
 def message(n: int, who: str, *, step: int = 0, channel: str = "email", kind: str = "offer", at=T0, zone="Europe/London",
-            country="GB", decided=T0 - timedelta(days=3), decision="offer", variant=None, arm=None, call_time=None):  # fmt: skip
+            country="GB", decided=T0 - timedelta(days=3), decision="offer", variant=None, arm=None, call_time=None,
+            delivered=None, opened=None, clicked=None):  # fmt: skip
     cadence = f"{decision}:{channel}"
-    return (n, who, cadence, kind, step, channel, variant, at, arm, call_time, zone, country, decided, decision)
+    return (n, who, cadence, kind, step, channel, variant, at, arm, call_time, zone, country, decided, decision,
+            delivered, opened, clicked)
 
 
-def data(messages: list[tuple], responses: list[tuple] = (), signals: list[tuple] = ()) -> ReportData:
+def data(messages: list[tuple], responses: list[tuple] = ()) -> ReportData:
     frame = pd.DataFrame(messages, columns=list(MESSAGE_COLUMNS))
-    for column in ("sent_at", "decided_at"):
+    for column in ("sent_at", "decided_at", "delivered_at", "last_open_at", "last_click_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     answers = pd.DataFrame(list(responses), columns=["candidate_id", "outcome", "received_at"])
     answers["received_at"] = pd.to_datetime(answers["received_at"], utc=True)
-    flags = pd.DataFrame(list(signals), columns=["id", "delivered", "opened", "clicked"])
-    return ReportData(frame, flags, answers)
+    return ReportData(frame, answers)
 
 
 def hand_worked() -> ReportData:
     """Ten email offers (two answer after step 0, two more after the nudge, one is away, one opts
     out) and five voicemail rejections nobody returns."""
-    rows = [message(n, f"E{n}") for n in range(1, 11)]
+    hour = timedelta(hours=1)
+    rows = [message(n, f"E{n}", delivered=T0, opened=T0 + hour if n <= 6 else None,
+                    clicked=T0 + 2 * hour if n <= 2 else None) for n in range(1, 11)]
     rows += [message(100 + n, f"E{n}", step=1, kind="offer_nudge", at=T0 + timedelta(days=2)) for n in range(3, 11)]
     rows += [message(200 + n, f"V{n}", channel="voicemail", kind="rejection", decision="reject",
                      call_time="2026-03-03 14:30 CET", zone="Europe/Berlin", country="DE") for n in range(1, 6)]
@@ -47,8 +52,7 @@ def hand_worked() -> ReportData:
     responses = [("E1", "accepted", T0 + day), ("E2", "declined", T0 + day), ("E3", "question", T0 + 3 * day),
                  ("E4", "replied", T0 + 3 * day), ("E5", "out_of_office", T0 + day), ("E6", "opt_out", T0 + day),
                  ("V1", "no_answer", T0 + day)]  # fmt: skip
-    signals = [(n, 1, int(n <= 6), int(n <= 2)) for n in range(1, 11)]
-    return data(rows, responses, signals)
+    return data(rows, responses)
 
 
 def test_rates_and_intervals_match_the_hand_worked_values():
@@ -161,26 +165,26 @@ def test_the_ledger_is_read_with_human_opens_only(ledger_url):
             conn.execute(sa.insert(Message).values(message_key=f"k{n}", campaign="spring", candidate_id=f"c{n}",
                                                    decision_id=decision, cadence="offer:email", kind="offer", step=0,
                                                    channel="email", status="sent", sent_at=T0))  # fmt: skip
-        events = [("k0", "delivered", 0, False, None), ("k0", "open", 2, True, "Mozilla/5.0"),  # Apple's pre-fetch
-                  ("k0", "open", 4, False, "Safari"),  # seconds after delivery: unflagged machine
-                  ("k0", "open", 900, False, "Mozilla/5.0 (via ggpht.com GoogleImageProxy)"),
-                  ("k0", "click", 3, False, "scanner"),  # a gateway following links on arrival
-                  ("k1", "delivered", 0, False, None), ("k1", "open", 3600, False, "Safari"),
-                  ("k1", "click", 3700, False, "Safari")]  # fmt: skip
-        for i, (key, name, seconds, machine, agent) in enumerate(events):
-            conn.execute(sa.insert(Event).values(sg_event_id=f"e{i}", message_key=key, event=name,
-                                                 occurred_at=T0 + timedelta(seconds=seconds), machine_open=machine,
-                                                 payload={"useragent": agent} if agent else {}, matched=True))  # fmt: skip
-        conn.execute(sa.insert(Response).values(candidate_id="c1", message_key="k1", channel="email",
-                                                outcome="accepted", received_at=T0 + timedelta(hours=5)))  # fmt: skip
-        conn.execute(sa.insert(Response).values(candidate_id="c2", message_key="k2", channel="email",
-                                                outcome="accepted", received_at=UNTIL + timedelta(days=1)))  # fmt: skip
-    found = report_data(engine, UNTIL, machine_seconds=10)
-    flags = found.signals.set_index("id").sort_index()
-    assert flags[["delivered", "opened", "clicked"]].values.tolist() == [[1, 0, 0], [1, 1, 1]]
-    assert len(found.messages) == 3 and found.messages["sent_at"].dt.tz is not None
+        for candidate, at in (("c1", T0 + timedelta(hours=5)), ("c2", UNTIL + timedelta(days=1))):
+            conn.execute(sa.insert(Response).values(candidate_id=candidate, message_key="k1", channel="email",
+                                                    outcome="accepted", received_at=at))  # fmt: skip
+    events = [("k0", "delivered", 0, False, None), ("k0", "open", 2, True, "Mozilla/5.0"),  # Apple's pre-fetch
+              ("k0", "open", 4, False, "Safari"),  # seconds after delivery: an unflagged machine
+              ("k0", "open", 900, False, "Mozilla/5.0 (via ggpht.com GoogleImageProxy)"),
+              ("k0", "click", 3, False, "scanner"),  # a gateway following links on arrival
+              ("k1", "open", 3600, False, "Safari"), ("k1", "click", 3700, False, "Safari"),
+              ("k1", "delivered", 0, False, None)]  # fmt: skip  (the delivery arrives last)
+    posted = [{"email": "p@example.org", "timestamp": int((T0 + timedelta(seconds=seconds)).timestamp()),
+               "event": name, "sg_event_id": f"e{i}", "message_key": key, "sg_machine_open": machine,
+               **({"useragent": agent} if agent else {})}
+              for i, (key, name, seconds, machine, agent) in enumerate(events)]  # fmt: skip
+    for event in posted:  # one POST each, in this order: the summary must not depend on it
+        store_events(engine, [normalise(event, T0)])
+    found = report_data(engine, UNTIL)
+    by_key = found.messages.set_index("id").sort_index()
+    assert by_key["last_open_at"].isna().tolist() == [False, False, True]  # k0 kept only its 4-second open
     assert found.responses["candidate_id"].tolist() == ["c1"]  # the other came after `until`
-    doc = response_document(found, since=None, until=UNTIL, company_zone="Europe/London")
+    doc = response_document(found, since=None, until=UNTIL, company_zone="Europe/London", machine_seconds=10)
     assert doc["funnel"] == {"contacted": 3, "delivered": 2, "opened": 1, "clicked": 1, "responded": 1, "accepted": 1}
     assert doc["by_delay"]["1"]["n"] == 3  # decided on the Friday, sent on the Monday
     assert report_data(engine, UNTIL, campaign="other").messages.empty

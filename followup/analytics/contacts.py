@@ -53,7 +53,9 @@ def local_times(contacts: pd.DataFrame, company_zone: str | None) -> pd.DataFram
     """`hour`, `weekday` and `local_date` of each initial message, in its candidate's zone (else
     the company's, else UTC); a call-sheet row's own local time to call wins."""
     default = _zone_name(company_zone, "UTC")
-    zones = contacts["timezone"].map(lambda name: _zone_name(name, default))
+    # Checked once per distinct name: a season has a handful of zones and a million rows.
+    names = contacts["timezone"].astype("object")
+    zones = names.map({name: _zone_name(name, default) for name in pd.unique(names)})
     hour = pd.Series(0, index=contacts.index, dtype="int64")
     local_date = pd.Series(pd.NaT, index=contacts.index, dtype="datetime64[ns]")
     for zone, rows in contacts.groupby(zones, sort=False).groups.items():
@@ -81,9 +83,10 @@ def delays(contacts: pd.DataFrame, company_zone: str | None, company_country: st
     for zone, rows in contacts[known].groupby("zone", sort=False).groups.items():
         decided.loc[rows] = contacts.loc[rows, "decided_at"].dt.tz_convert(zone or default).dt.tz_localize(None)
     decided = decided.dt.normalize()
-    countries = [holiday_country(c if isinstance(c, str) else None, z, company_country)
-                 for c, z in zip(contacts["country"], contacts["zone"])]  # fmt: skip
-    countries = pd.Series(countries, index=contacts.index, dtype="object").fillna("")
+    pairs = pd.MultiIndex.from_arrays([contacts["country"].astype("object"), contacts["zone"].astype("object")])
+    country_of = {pair: holiday_country(pair[0] if isinstance(pair[0], str) else None, pair[1], company_country)
+                  for pair in pairs.unique()}  # fmt: skip
+    countries = pd.Series(pairs.map(country_of), index=contacts.index, dtype="object").fillna("")
     days = pd.Series(0, index=contacts.index, dtype="int64")
     for country, rows in contacts[known].groupby(countries[known], sort=False).groups.items():
         start = decided.loc[rows].values.astype("datetime64[D]")
@@ -105,17 +108,19 @@ def contacts_of(messages: pd.DataFrame, since: datetime | None, company_zone: st
     initial = initial.reset_index(drop=True)
     initial = pd.concat([initial, local_times(initial, company_zone)], axis=1)
     initial["delay"] = delays(initial, company_zone, company_country)
-    initial["weekday"] = initial["weekday"].map(lambda d: WEEKDAYS[int(d)] if pd.notna(d) else "unknown")
+    initial["weekday"] = np.asarray(WEEKDAYS + ("unknown",), dtype=object)[initial["weekday"].fillna(7).astype(int)]
     cadence_kind = initial["cadence"].astype("string").str.split(":").str[0]
     initial["decision_kind"] = initial["decision"].map(_KINDS).fillna(cadence_kind.map(_KINDS)).fillna("other")
     initial["variant_cell"] = initial["kind"] + "/" + initial["variant"].fillna("default").replace("", "default")
     return initial
 
 
-def with_outcomes(contacts: pd.DataFrame, messages: pd.DataFrame, signals: pd.DataFrame,
-                  responses: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+def with_outcomes(contacts: pd.DataFrame, messages: pd.DataFrame, responses: pd.DataFrame,
+                  machine_seconds: float) -> pd.DataFrame:  # fmt: skip
     """The contacts with `first_response` (time), `responded`, `positive`, `accepted` and the
-    funnel flags `delivered`, `opened`, `clicked` (any message of the contact's cadence)."""
+    funnel flags `delivered`, `opened`, `clicked` (any message of the contact's cadence). An open
+    or click counts as a person's when it came at least `machine_seconds` after the delivery, as
+    warm detection has it (tracking.engagement); messages keep the latest open that may be one."""
     contacts = contacts.copy()
     answers = responses[responses["outcome"].isin(ANSWERS)].sort_values("received_at", kind="stable")
     starts = contacts[["candidate_id", "sent_at"]].reset_index().sort_values("sent_at", kind="stable")
@@ -134,10 +139,16 @@ def with_outcomes(contacts: pd.DataFrame, messages: pd.DataFrame, signals: pd.Da
     contacts["responded"] = contacts["first_response"].notna()
     contacts["positive"] = positive.reindex(contacts.index).fillna(0).gt(0)
     contacts["accepted"] = accepted.reindex(contacts.index).fillna(0).gt(0) & contacts["decision_kind"].eq("offer")
-    flags = messages[["id", "candidate_id", "cadence", "channel"]].merge(signals, on="id", how="left")
-    flags[["delivered", "opened", "clicked"]] = flags[["delivered", "opened", "clicked"]].fillna(0).astype(bool)
-    # A call-sheet entry reports no events: being written onto the sheet is its delivery.
-    flags.loc[flags["channel"].isin(_ON_SHEETS), "delivered"] = True
+    soon = pd.Timedelta(seconds=machine_seconds)
+    delivered = messages["delivered_at"]
+    flags = pd.DataFrame({
+        "candidate_id": messages["candidate_id"], "cadence": messages["cadence"],
+        # A call-sheet entry reports no events: being written onto the sheet is its delivery.
+        "delivered": delivered.notna() | messages["channel"].isin(_ON_SHEETS),
+        "opened": messages["last_open_at"].notna() & (delivered.isna() | (messages["last_open_at"] - delivered >= soon)),
+        "clicked": messages["last_click_at"].notna() & (delivered.isna()
+                                                         | (messages["last_click_at"] - delivered >= soon)),
+    })  # fmt: skip
     per_contact = flags.groupby(["candidate_id", "cadence"])[["delivered", "opened", "clicked"]].any()
     joined = contacts[["candidate_id", "cadence"]].merge(per_contact, left_on=["candidate_id", "cadence"],
                                                          right_index=True, how="left")  # fmt: skip

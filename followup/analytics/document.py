@@ -30,6 +30,7 @@ DEFINITIONS = {
 }
 _CHANNEL_ORDER = ("email", "voicemail", "in_person")
 _HOURS = tuple(f"{h:02d}" for h in range(24))
+_HOUR_NAMES = np.asarray(_HOURS, dtype=object)
 
 
 def _by_step(contacts: pd.DataFrame, messages: pd.DataFrame, min_n: int) -> dict[str, dict]:
@@ -57,18 +58,24 @@ def _time_to_response(contacts: pd.DataFrame) -> dict[str, dict]:
     return found
 
 
+def _present(values: pd.Series, order) -> list[str]:
+    present = set(pd.unique(values))
+    return [v for v in order if v in present]
+
+
 def _order(values, preferred) -> list[str]:
     present = [str(v) for v in pd.unique(values)]
     return [v for v in preferred if v in present] + sorted(v for v in present if v not in preferred)
 
 
 def response_document(data, *, since: datetime | None, until: datetime, company_zone: str | None = None,
-                      company_country: str | None = None, min_n: int = MIN_N,
+                      company_country: str | None = None, min_n: int = MIN_N, machine_seconds: float = 10.0,
                       generated_at: datetime | None = None) -> dict:  # fmt: skip
     """The report over `data` (store.report_data.ReportData read as of `until`) for contacts whose
     initial message went out from `since` (None: all time)."""
     contacts = contacts_of(data.messages, since, company_zone, company_country)
-    contacts = with_outcomes(contacts, data.messages, data.signals, data.responses)
+    contacts = with_outcomes(contacts, data.messages, data.responses, machine_seconds)
+    contacts["hour"] = _HOUR_NAMES[contacts["hour"].to_numpy()]
     timing = contacts[contacts["arm"] == "timing"]
     timing_source = "experiment" if len(timing) else "all contacted"
     if not len(timing):
@@ -82,9 +89,8 @@ def response_document(data, *, since: datetime | None, until: datetime, company_
         "timing_source": timing_source,
         "by_channel": cells(contacts, "channel", channels, min_n),
         "by_delay": cells(timing, "delay", DELAYS, min_n),
-        "by_hour": cells(timing.assign(hour=timing["hour"].map("{:02d}".format)), "hour",
-                         [h for h in _HOURS if h in set(timing["hour"].map("{:02d}".format))], min_n),
-        "by_weekday": cells(timing, "weekday", [d for d in WEEKDAYS if d in set(timing["weekday"])], min_n),
+        "by_hour": cells(timing, "hour", _present(timing["hour"], _HOURS), min_n),
+        "by_weekday": cells(timing, "weekday", _present(timing["weekday"], WEEKDAYS), min_n),
         "by_step": _by_step(contacts, data.messages, min_n),
         "by_variant": cells(contacts, "variant_cell", None, min_n),
         "by_kind": cells(contacts, "decision_kind", _order(contacts["decision_kind"], ("offer", "rejection")), min_n),
@@ -114,8 +120,7 @@ def _recommendations(contacts: pd.DataFrame, timing: pd.DataFrame, min_n: int) -
         mine, mine_timed = contacts[contacts["decision_kind"] == kind], timing[timing["decision_kind"] == kind]
         found.append(recommend(kind, "channel", cells(mine, "channel", None, min_n), min_n))
         found.append(recommend(kind, "delay", cells(mine_timed, "delay", DELAYS, min_n), min_n))
-        found.append(recommend(kind, "local hour", cells(mine_timed.assign(
-            hour=mine_timed["hour"].map("{:02d}".format)), "hour", None, min_n), min_n))  # fmt: skip
+        found.append(recommend(kind, "local hour", cells(mine_timed, "hour", None, min_n), min_n))
     return found
 
 

@@ -37,9 +37,10 @@ class ReportSetup:
 def response_report(setup: ReportSetup, *, since: datetime | None, until: datetime,
                     campaign: str | None = None) -> dict:  # fmt: skip
     """The report document for contacts from `since` (None: all time) with what was recorded by `until`."""
-    data = report_data(open_ledger(setup.ledger_url), until, campaign, setup.machine_seconds)
+    data = report_data(open_ledger(setup.ledger_url), until, campaign)
     document = response_document(data, since=since, until=until, company_zone=setup.company_zone,
-                                 company_country=setup.company_country, min_n=setup.min_n)  # fmt: skip
+                                 company_country=setup.company_country, min_n=setup.min_n,
+                                 machine_seconds=setup.machine_seconds)  # fmt: skip
     document["campaign"] = campaign
     return document
 

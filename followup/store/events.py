@@ -8,7 +8,10 @@ One transaction per batch, so that what the receiver acknowledges is stored whol
 - a message of unknown fate (S1) that a processed, delivered, deferred or bounce event names is
   `sent` at once, with the time of its earliest such event;
 - hard bounces, unsubscribes (group unsubscribes too) and spam reports suppress their address,
-  so the next claim holds back what would go to it (F4's stop rules).
+  so the next claim holds back what would go to it (F4's stop rules);
+- each message's delivered_at, last_open_at and last_click_at take in the new events (the
+  earliest delivery; the latest open not flagged as a machine's nor through an image proxy; the
+  latest click), whatever order they come in, for the response report.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.engine import Engine
 from followup.models import MessageStatus, utcnow
 from followup.store.dialect import ID_CHUNK, DriverSql, raw_cursor
 from followup.store.recovery import SETTLING_EVENTS
+from followup.tracking.engagement import image_proxy
 from followup.tracking.events import EventRow
 
 _COLUMNS = ("sg_event_id", "message_key", "provider_message_id", "event", "occurred_at", "machine_open", "matched",
@@ -89,6 +93,7 @@ def store_events(engine: Engine, rows: Sequence[EventRow], received_at: datetime
             ))  # fmt: skip
         stored = _insert_new(conn, driver, values)
         settled = _settle_unknown(conn, driver, unique.values(), message_of)
+        _summarise(conn, driver, [unique[event_id] for event_id in stored], message_of)
         suppressed = _suppress(conn, driver, unique.values(), when)
     unmatched = sum(1 for event_id in stored if message_of[event_id] is None)
     return Stored(len(rows), len(stored), len(rows) - len(stored), unmatched, settled, suppressed)
@@ -137,6 +142,25 @@ def _settle_unknown(conn, driver: DriverSql, rows, message_of: dict[str, str | N
     sent, unknown = MessageStatus.SENT.value, MessageStatus.UNKNOWN.value
     params = [(sent, row.x_message_id, driver.time(row.occurred_at), now, key, unknown) for key, row in first.items()]
     return conn.exec_driver_sql(sql, params).rowcount
+
+
+# (column, events it takes, keep the earliest or the latest): a message's events summed up as they come.
+_SUMMARY = (("delivered_at", "delivered", "<"), ("last_open_at", "open", ">"), ("last_click_at", "click", ">"))
+
+
+def _summarise(conn, driver: DriverSql, rows, message_of: dict[str, str | None]) -> None:
+    for column, event, keep in _SUMMARY:
+        best: dict[str, datetime] = {}
+        for row in rows:
+            key = message_of[row.sg_event_id]
+            if key is None or row.event != event or (event == "open" and (row.machine_open or image_proxy(row.payload.get("useragent")))):
+                continue
+            if key not in best or (row.occurred_at < best[key] if keep == "<" else row.occurred_at > best[key]):
+                best[key] = row.occurred_at
+        if best:
+            sql = (f"UPDATE messages SET {column} = {driver.mark} WHERE message_key = {driver.mark}"
+                   f" AND ({column} IS NULL OR {column} {'>' if keep == '<' else '<'} {driver.mark})")  # fmt: skip
+            conn.exec_driver_sql(sql, [(driver.time(at), key, driver.time(at)) for key, at in best.items()])
 
 
 def _suppress(conn, driver: DriverSql, rows, when) -> int:

@@ -102,10 +102,15 @@ def why_not_human(signal: Signal, delivered_at: datetime | None, thresholds: Thr
         return "machine open (Apple Mail Privacy Protection)"
     if delivered_at is not None and (signal.at - delivered_at).total_seconds() < thresholds.machine_seconds:
         return f"within {thresholds.machine_seconds:g} s of delivery"
-    agent = signal.useragent or ""
-    if signal.event == "open" and any(proxy.lower() in agent.lower() for proxy in IMAGE_PROXY_AGENTS):
+    if signal.event == "open" and image_proxy(signal.useragent):
         return "image proxy"
     return None
+
+
+def image_proxy(useragent: object) -> bool:
+    """Whether an open's user agent is a known image proxy's (IMAGE_PROXY_AGENTS)."""
+    agent = str(useragent or "").lower()
+    return any(proxy.lower() in agent for proxy in IMAGE_PROXY_AGENTS)
 
 
 def engagement_of(

@@ -1,4 +1,5 @@
-"""replies: each email reply Inbound Parse posted, what it was read as, and its forward to the recruiter
+"""replies: each email reply Inbound Parse posted, what it was read as, and its forward to the recruiter;
+messages: what their events show, kept as they arrive (for the response report)
 
 Revision ID: 0008
 Revises: 0007
@@ -48,7 +49,37 @@ def upgrade() -> None:
     op.create_index("ix_replies_dedupe_key", "replies", ["dedupe_key"], unique=True)
     op.create_index("ix_replies_candidate_id", "replies", ["candidate_id"])
     op.create_index("ix_replies_forward_status", "replies", ["forward_status"])
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("last_open_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("last_click_at", sa.DateTime(timezone=True), nullable=True))
+    _backfill()
+
+
+def _backfill() -> None:
+    """The three columns from the events already stored (store.events keeps them from now on)."""
+    from followup.tracking.engagement import IMAGE_PROXY_AGENTS
+
+    bind = op.get_bind()
+    sqlite = bind.dialect.name == "sqlite"
+    agent = ("lower(coalesce(json_extract(e.payload, '$.useragent'), ''))" if sqlite
+             else "lower(coalesce(e.payload ->> 'useragent', ''))")  # fmt: skip
+    machine = "e.machine_open = 1" if sqlite else "e.machine_open"
+    proxies = " OR ".join(f"{agent} LIKE :p{n}" for n in range(len(IMAGE_PROXY_AGENTS)))
+    params = {f"p{n}": f"%{name.lower()}%" for n, name in enumerate(IMAGE_PROXY_AGENTS)}
+    of_message = "e.message_key = messages.message_key AND e.matched"
+    bind.execute(sa.text(f"""
+        UPDATE messages SET
+            delivered_at = (SELECT MIN(e.occurred_at) FROM events e WHERE {of_message} AND e.event = 'delivered'),
+            last_open_at = (SELECT MAX(e.occurred_at) FROM events e WHERE {of_message} AND e.event = 'open'
+                            AND NOT ({machine}) AND NOT ({proxies})),
+            last_click_at = (SELECT MAX(e.occurred_at) FROM events e WHERE {of_message} AND e.event = 'click')
+        WHERE EXISTS (SELECT 1 FROM events e WHERE {of_message})"""), params)  # fmt: skip
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("last_click_at")
+        batch.drop_column("last_open_at")
+        batch.drop_column("delivered_at")
     op.drop_table("replies")
