@@ -119,17 +119,15 @@ def rate_chart(chart_id: str, title: str, rows: list[tuple[str, dict]], min_n: i
     axes.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
     axes.set_ylabel("responded (95% interval)", fontsize=9)
     axes.spines[["top", "right"]].set_visible(False)
-    if any(cell["flagged"] and cell["n"] for _, cell in rows):
-        axes.legend(
-            handles=[
-                Patch(color=_RANKED, label=f"n ≥ {min_n}: ranked"),
-                Patch(
-                    facecolor=_SMALL_FACE, edgecolor=_SMALL_EDGE, hatch="///", label=f"{small_label}: shown, not ranked"
-                ),
-            ],
-            # Above the plot, where no bar or label can be under it.
-            fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False,
-        )  # fmt: skip
+    drawn = [cell for _, cell in rows if cell["n"]]
+    if any(cell["flagged"] for cell in drawn):
+        handles = [
+            Patch(facecolor=_SMALL_FACE, edgecolor=_SMALL_EDGE, hatch="///", label=f"{small_label}: shown, not ranked")
+        ]
+        if not all(cell["flagged"] for cell in drawn):
+            handles.insert(0, Patch(color=_RANKED, label=f"n ≥ {min_n}: ranked"))
+        # Above the plot, where no bar or label can be under it.
+        axes.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False)
     return _svg(figure, chart_id, title, _rates_text(rows, small_label))
 
 
@@ -155,6 +153,7 @@ def funnel_chart(chart_id: str, title: str, rows: list[tuple[str, int, float | N
     if not contacted:
         return None
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(7.0, 0.42 * len(rows) + 0.9), layout="tight")
     axes = figure.add_subplot()
@@ -166,6 +165,7 @@ def funnel_chart(chart_id: str, title: str, rows: list[tuple[str, int, float | N
     axes.set_yticks(list(positions), [_plain(stage) for stage, _, _ in rows], fontsize=9)
     axes.invert_yaxis()
     axes.set_xlim(0, widest * 1.3)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # a round of three has no 2.5 candidates
     axes.set_xlabel("candidates", fontsize=9)
     axes.spines[["top", "right"]].set_visible(False)
     description = "; ".join(f"{stage}: {count} ({_percent(share)} of contacted)" for stage, count, share in rows) + "."
