@@ -249,12 +249,15 @@ def test_a_first_small_round_on_one_channel_is_drawn_grey_and_marked_small(tmp_p
     assert "About 48 more contacted candidates would settle it." in page
 
 
-def test_a_cell_where_no_one_answered_is_a_bar_of_height_zero_not_an_error(tmp_path):
+def test_cells_where_no_one_or_everyone_answered_are_drawn_at_the_ends_of_the_axis(tmp_path):
     document = load("single_channel")
     document["by_channel"]["voicemail"] = {"n": 40, "responses": 0, "rate": 0.0, "ci_low": 0.0, "ci_high": 0.0876,
                                            "flagged": False}  # fmt: skip
+    document["by_channel"]["in_person"] = {"n": 1, "responses": 1, "rate": 1.0, "ci_low": 0.2065, "ci_high": 1.0,
+                                           "flagged": True}  # fmt: skip
     page = write_report(document, tmp_path).html.read_text(encoding="utf-8")
     assert "voicemail: 0.0% of 40 responded, 95% interval 0.0% to 8.8%" in page
+    assert "in_person: 100.0% of 1 responded, 95% interval 20.6% to 100.0%, n &lt; 30, not ranked" in page
 
 
 def test_importing_the_package_leaves_matplotlib_unloaded():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from html import escape
 
 # Rates below are fractions; bars are this colour unless their cell is too small to rank.
 _RANKED = "#2f6690"
@@ -61,8 +62,6 @@ def _inline(svg: str, prefix: str, title: str, description: str) -> str:
     would otherwise both define, say, the glyph "DejaVuSans-65" on one page. A <title> and
     <desc> give screen readers the chart's name and its numbers.
     """
-    from html import escape
-
     svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.DOTALL)
     svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
@@ -88,7 +87,7 @@ def rate_chart(chart_id: str, title: str, rows: list[tuple[str, dict]], min_n: i
         return None
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
-    from matplotlib.ticker import PercentFormatter
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     figure = Figure(figsize=(max(4.5, 1.5 + 0.62 * len(rows)), 3.4), layout="tight")
     axes = figure.add_subplot()
@@ -115,7 +114,11 @@ def rate_chart(chart_id: str, title: str, rows: list[tuple[str, dict]], min_n: i
         axes.text(x, high + 0.01, note, ha="center", va="bottom", fontsize=8)
     axes.set_xticks(range(len(rows)), [f"{_plain(name)}\nn={cell['n']}" for name, cell in rows], fontsize=8)
     axes.set_xlim(-0.6, len(rows) - 0.4)
-    axes.set_ylim(0, min(1.0, top * 1.25 + 0.06))
+    # Headroom for the labels over the tallest interval; past 100% the axis has no ticks and no spine.
+    ceiling = top * 1.25 + 0.06 if top < 0.75 else top + 0.2
+    axes.set_ylim(0, ceiling)
+    axes.set_yticks([tick for tick in MaxNLocator(nbins=6).tick_values(0, min(ceiling, 1.0)) if 0 <= tick <= 1.0])
+    axes.spines["left"].set_bounds(0, min(ceiling, 1.0))
     axes.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
     axes.set_ylabel("responded (95% interval)", fontsize=9)
     axes.spines[["top", "right"]].set_visible(False)

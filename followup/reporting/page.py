@@ -66,8 +66,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters.update(percent=percent, interval=interval, points=points, p_value=p_value, hours=hours)
-    environment.filters["heading"] = heading
+    environment.filters.update(
+        percent=percent, interval=interval, points=points, p_value=p_value, hours=hours, heading=heading
+    )
     return environment
 
 
