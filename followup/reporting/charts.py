@@ -116,9 +116,11 @@ def rate_chart(chart_id: str, title: str, rows: list[tuple[str, dict]], min_n: i
     axes.set_xlim(-0.6, len(rows) - 0.4)
     # Headroom for the labels over the tallest interval; past 100% the axis has no ticks and no spine.
     ceiling = top * 1.25 + 0.06 if top < 0.75 else top + 0.2
+    axis_top = min(ceiling, 1.0)
+    ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(0, axis_top)
+    axes.set_yticks([tick for tick in ticks if 0 <= tick <= axis_top + 1e-9])
     axes.set_ylim(0, ceiling)
-    axes.set_yticks([tick for tick in MaxNLocator(nbins=6).tick_values(0, min(ceiling, 1.0)) if 0 <= tick <= 1.0])
-    axes.spines["left"].set_bounds(0, min(ceiling, 1.0))
+    axes.spines["left"].set_bounds(0, axis_top)
     axes.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
     axes.set_ylabel("responded (95% interval)", fontsize=9)
     axes.spines[["top", "right"]].set_visible(False)
