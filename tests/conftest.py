@@ -20,7 +20,7 @@ POSTGRES_URL = os.environ.get("FOLLOWUP_TEST_POSTGRES_URL", "postgresql+psycopg:
 # The settings of the tool itself (FOLLOWUP_DATABASE_URL, SENDGRID_API_KEY, ...) belong to whoever
 # runs the suite: the tests set what they need. Only the suite's own settings are kept.
 USER_SETTING_PREFIXES = ("FOLLOWUP_", "SENDGRID_")
-SUITE_SETTINGS = frozenset({"FOLLOWUP_TEST_POSTGRES_URL"})
+SUITE_SETTINGS = frozenset({"FOLLOWUP_TEST_POSTGRES_URL", "FOLLOWUP_TEST_ARTIFACTS"})
 
 
 def without_user_settings(environ: Mapping[str, str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from followup.analytics import response_document
 from followup.analytics.stats import MIN_N
 from followup.config import Settings
+from followup.models import utcnow
 from followup.store import open_ledger
 from followup.store.report_data import report_data
 
@@ -40,17 +41,18 @@ def response_report(setup: ReportSetup, *, since: datetime | None, until: dateti
     data = report_data(open_ledger(setup.ledger_url), until, campaign)
     document = response_document(data, since=since, until=until, company_zone=setup.company_zone,
                                  company_country=setup.company_country, min_n=setup.min_n,
-                                 machine_seconds=setup.machine_seconds)  # fmt: skip
+                                 machine_seconds=setup.machine_seconds, generated_at=utcnow())  # fmt: skip
     document["campaign"] = campaign
     return document
 
 
 def write_outputs(document: dict, out_dir: Path) -> dict[str, str]:
-    """The HTML report, the CSV tables and the JSON document under `out_dir`: their paths by name."""
+    """The HTML report, the CSV tables and the JSON document under `out_dir`: the page's path, the
+    document's, and the folder holding the tables."""
     from followup.reporting import write_report  # matplotlib and the template: only when writing
 
     files = write_report(document, out_dir)
-    return {name: str(path) for name, path in files.as_dict().items()}
+    return {"html": str(files.html), "json": str(files.json), "csv": str(files.html.parent)}
 
 
 def best_of(document: dict) -> list[str]:
