@@ -15,7 +15,7 @@ from followup.analytics.stats import compare, recommend
 from followup.models import Batch, Candidate, Decision, Message, Response
 from followup.store import open_ledger
 from followup.store.events import store_events
-from followup.store.report_data import MESSAGE_COLUMNS, ReportData, report_data
+from followup.store.report_data import INITIAL_COLUMNS, STEP_COLUMNS, ReportData, report_data
 from followup.tracking.events import normalise
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday; London is on UTC in March
@@ -31,12 +31,15 @@ def message(n: int, who: str, *, step: int = 0, channel: str = "email", kind: st
 
 
 def data(messages: list[tuple], responses: list[tuple] = ()) -> ReportData:
-    frame = pd.DataFrame(messages, columns=list(MESSAGE_COLUMNS))
+    """What report_data reads, from whole message rows (the columns of both its frames)."""
+    columns = list(INITIAL_COLUMNS) + ["delivered_at", "last_open_at", "last_click_at"]
+    frame = pd.DataFrame(messages, columns=columns)
     for column in ("sent_at", "decided_at", "delivered_at", "last_open_at", "last_click_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     answers = pd.DataFrame(list(responses), columns=["candidate_id", "outcome", "received_at"])
     answers["received_at"] = pd.to_datetime(answers["received_at"], utc=True)
-    return ReportData(frame, answers)
+    initial = frame[frame["step"] == 0][list(INITIAL_COLUMNS)].reset_index(drop=True)
+    return ReportData(initial, frame[list(STEP_COLUMNS)], answers)
 
 
 def hand_worked() -> ReportData:
@@ -181,9 +184,10 @@ def test_the_ledger_is_read_with_human_opens_only(ledger_url):
     for event in posted:  # one POST each, in this order: the summary must not depend on it
         store_events(engine, [normalise(event, T0)])
     found = report_data(engine, UNTIL)
-    by_key = found.messages.set_index("id").sort_index()
-    assert by_key["last_open_at"].isna().tolist() == [False, False, True]  # k0 kept only its 4-second open
-    assert found.responses["candidate_id"].tolist() == ["c1"]  # the other came after `until`
+    kept = found.messages.sort_values("candidate_id")["last_open_at"]
+    assert kept.isna().tolist() == [False, False, True]  # k0 kept only its 4-second open
+    assert found.messages["sent_at"].iloc[0] == T0 and found.initial["decided_at"].iloc[0] == T0 - timedelta(days=3)
+    assert len(found.responses) == 1  # the other came after `until`
     doc = response_document(found, since=None, until=UNTIL, company_zone="Europe/London", machine_seconds=10)
     assert doc["funnel"] == {"contacted": 3, "delivered": 2, "opened": 1, "clicked": 1, "responded": 1, "accepted": 1}
     assert doc["by_delay"]["1"]["n"] == 3  # decided on the Friday, sent on the Monday

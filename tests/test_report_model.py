@@ -22,7 +22,7 @@ from followup.cadence.calendar import holiday_country, public_holidays
 from followup.sandbox.behaviour import offline
 from followup.sandbox.behaviour.replies import DEFAULT as REPLIES
 from followup.sandbox.behaviour.replies import Features, reply_probability
-from followup.store.report_data import MESSAGE_COLUMNS, ReportData
+from followup.store.report_data import INITIAL_COLUMNS, STEP_COLUMNS, ReportData
 
 SEEDS = range(200)
 CONTACTS = 1200
@@ -100,7 +100,7 @@ def world(seed: int) -> tuple[ReportData, pd.DataFrame]:
         "channel": channel, "variant": variant, "sent_at": sent_at, "arm": np.where(timing, "timing", "control"),
         "call_time": None, "timezone": zone, "country": None, "decided_at": decided_at, "decision": decision,
         "delivered_at": pd.NaT, "last_open_at": pd.NaT, "last_click_at": pd.NaT,
-    })[list(MESSAGE_COLUMNS)]  # fmt: skip
+    })  # fmt: skip
     truth = pd.DataFrame({"p": p, "channel": channel, "kind": kind, "variant": np.char.add(np.char.add(
         kind.astype(str), "/"), variant.astype(str)), "delay": np.array(DELAYS)[np.minimum(delay, 3)],
         "timing": timing, "weekday": np.array(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])[weekday]})  # fmt: skip
@@ -110,7 +110,8 @@ def world(seed: int) -> tuple[ReportData, pd.DataFrame]:
     responses = pd.DataFrame({"candidate_id": messages["candidate_id"][answered],
                               "outcome": np.where(channel[answered] == "voicemail", "called_back", "replied"),
                               "received_at": messages["sent_at"][answered] + pd.Timedelta(hours=2)})  # fmt: skip
-    return ReportData(messages, responses.reset_index(drop=True)), truth.assign(responded=answered)
+    data = ReportData(messages[list(INITIAL_COLUMNS)], messages[list(STEP_COLUMNS)], responses.reset_index(drop=True))
+    return data, truth.assign(responded=answered)
 
 
 @pytest.fixture(scope="module")

@@ -98,10 +98,11 @@ def delays(contacts: pd.DataFrame, company_zone: str | None, company_country: st
     return bucket
 
 
-def contacts_of(messages: pd.DataFrame, since: datetime | None, company_zone: str | None,
+def contacts_of(initial: pd.DataFrame, since: datetime | None, company_zone: str | None,
                 company_country: str | None) -> pd.DataFrame:  # fmt: skip
-    """One row per contact whose initial message was sent in the window (from `since`)."""
-    initial = messages[messages["step"] == 0].sort_values("sent_at", kind="stable")
+    """One row per contact whose initial message (of `initial`, the sent step-0 messages) was sent
+    in the window (from `since`): a cadence begun twice counts from its first."""
+    initial = initial.sort_values("sent_at", kind="stable")
     initial = initial.drop_duplicates(["candidate_id", "cadence"]).copy()
     if since is not None:
         initial = initial[initial["sent_at"] >= pd.Timestamp(since)]
@@ -109,7 +110,8 @@ def contacts_of(messages: pd.DataFrame, since: datetime | None, company_zone: st
     initial = pd.concat([initial, local_times(initial, company_zone)], axis=1)
     initial["delay"] = delays(initial, company_zone, company_country)
     initial["weekday"] = np.asarray(WEEKDAYS + ("unknown",), dtype=object)[initial["weekday"].fillna(7).astype(int)]
-    cadence_kind = initial["cadence"].astype("string").str.split(":").str[0]
+    names = initial["cadence_name"] if "cadence_name" in initial else initial["cadence"]
+    cadence_kind = names.astype("string").str.split(":").str[0]
     initial["decision_kind"] = initial["decision"].map(_KINDS).fillna(cadence_kind.map(_KINDS)).fillna("other")
     initial["variant_cell"] = initial["kind"] + "/" + initial["variant"].fillna("default").replace("", "default")
     return initial

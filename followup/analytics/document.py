@@ -73,7 +73,7 @@ def response_document(data, *, since: datetime | None, until: datetime, company_
                       generated_at: datetime | None = None) -> dict:  # fmt: skip
     """The report over `data` (store.report_data.ReportData read as of `until`) for contacts whose
     initial message went out from `since` (None: all time)."""
-    contacts = contacts_of(data.messages, since, company_zone, company_country)
+    contacts = contacts_of(data.initial, since, company_zone, company_country)
     contacts = with_outcomes(contacts, data.messages, data.responses, machine_seconds)
     contacts["hour"] = _HOUR_NAMES[contacts["hour"].to_numpy()]
     timing = contacts[contacts["arm"] == "timing"]

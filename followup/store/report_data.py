@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,16 +22,21 @@ from followup.channels import CHANNELS
 from followup.models import RESPONSES
 from followup.store.dialect import DriverSql, raw_cursor
 
-MESSAGE_COLUMNS = ("id", "candidate_id", "cadence", "kind", "step", "channel", "variant", "sent_at", "arm",
-                   "call_time", "timezone", "country", "decided_at", "decision", "delivered_at", "last_open_at",
-                   "last_click_at")  # fmt: skip
-_TIMES = ("sent_at", "decided_at", "delivered_at", "last_open_at", "last_click_at")
+INITIAL_COLUMNS = ("id", "candidate_id", "cadence", "kind", "step", "channel", "variant", "sent_at", "arm",
+                   "call_time", "timezone", "country", "decided_at", "decision")  # fmt: skip
+STEP_COLUMNS = ("candidate_id", "cadence", "step", "channel", "sent_at", "delivered_at", "last_open_at",
+                "last_click_at")  # fmt: skip
+_NEVER = -(2**62)  # a NULL time as the integer the driver hands back, before it becomes NaT
 _ON_SHEETS = sorted(name for name, channel in CHANNELS.items() if channel.delivery == "call_sheet")
+_CHANNELS = sorted(CHANNELS)
 
 
 @dataclass(frozen=True)
 class ReportData:
-    messages: pd.DataFrame  # MESSAGE_COLUMNS: every sent message; times as UTC
+    """candidate_id and cadence are keys only: integers read from SQLite, text from PostgreSQL."""
+
+    initial: pd.DataFrame  # INITIAL_COLUMNS: every sent step 0, the facts of its candidate and decision
+    messages: pd.DataFrame  # STEP_COLUMNS: every sent message, with what its events show
     responses: pd.DataFrame  # candidate_id, outcome, received_at (UTC)
 
 
@@ -38,37 +44,76 @@ def _quoted(values) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-def _frame(conn: sa.Connection, sql: str, params: tuple, columns) -> pd.DataFrame:
+def _rows(conn: sa.Connection, sql: str, params: tuple) -> list[tuple]:
     with raw_cursor(conn, sql) as cursor:
         cursor.execute(sql, params)
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=list(columns))
+        return cursor.fetchall()
+
+
+def _times(values) -> pd.Series:
+    # As float, a NULL is NaN and becomes NaT; microseconds since 1970 stay exact below 2**53.
+    micros = np.asarray(values, dtype="int64")
+    return pd.Series(pd.to_datetime(np.where(micros == _NEVER, np.nan, micros.astype("float64")), unit="us", utc=True))
 
 
 def report_data(engine: Engine, until: datetime, campaign: str | None = None) -> ReportData:
     """What the report reads, as of `until` (the business clock): the messages sent by then (of
-    `campaign`, or all) with their events' summary as stored, and the responses recorded by then."""
+    `campaign`, or all) with their events' summary as stored, and the responses recorded by then.
+
+    Every time comes back as integer microseconds and every key as a number where the database
+    has one to give: turning a million rows of text into Python objects, and then into pandas',
+    costs more than the whole report (SQLite's rowid is the candidate's key there; PostgreSQL's
+    driver hands text over fast enough)."""
     with engine.connect() as conn:
         driver = DriverSql.of(conn.dialect)
         mark = driver.mark
-        call_time = ("json_extract(m.call_sheet, '$.local_time_to_call')" if driver.sqlite
-                     else "(m.call_sheet ->> 'local_time_to_call')")  # fmt: skip
-        where, params = "m.sent_at IS NOT NULL AND m.sent_at <= " + mark, [driver.time(until)]
+        if driver.sqlite:
+            # Exact: the stored text is "YYYY-MM-DD HH:MM:SS.ffffff" (dialect.SQLITE_DATETIME).
+            micros = "COALESCE(CAST(strftime('%s', {0}) AS INTEGER) * 1000000 + CAST(substr({0}, 21, 6) AS INTEGER), {1})"
+            call_time = "json_extract(m.call_sheet, '$.local_time_to_call')"
+            person, answered_by = "c.rowid", "(SELECT c.rowid FROM candidates c WHERE c.candidate_id = r.candidate_id)"
+        else:
+            micros = "COALESCE(CAST(EXTRACT(EPOCH FROM {0}) * 1000000 AS BIGINT), {1})"
+            call_time = "(m.call_sheet ->> 'local_time_to_call')"
+            person, answered_by = "m.candidate_id", "r.candidate_id"
+
+        def us(column: str) -> str:
+            return micros.format(column, _NEVER)
+
+        cadences = [row[0] for row in _rows(conn, "SELECT DISTINCT cadence FROM messages WHERE cadence IS NOT NULL", ())]
+        cadence = "CASE m.cadence " + " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(cadences)
+                                               if "'" not in c) + " ELSE -1 END"  # fmt: skip
+        channel = "CASE m.channel " + " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(_CHANNELS)) + " END"
+        where, params = f"m.sent_at IS NOT NULL AND m.sent_at <= {mark}", [driver.time(until)]
         if campaign is not None:
             where += f" AND m.campaign = {mark}"
             params.append(campaign)
-        messages = _frame(conn, f"""
-            SELECT m.id, m.candidate_id, m.cadence, m.kind, m.step, m.channel, m.variant, m.sent_at, m.experiment_arm,
-                   CASE WHEN m.step = 0 AND m.channel IN ({_quoted(_ON_SHEETS)}) THEN {call_time} END,
-                   c.timezone, c.country, d.decided_at, d.decision, m.delivered_at, m.last_open_at, m.last_click_at
+        initial = pd.DataFrame.from_records(_rows(conn, f"""
+            SELECT m.id, {person}, {cadence}, m.kind, m.step, m.channel, m.variant, {us("m.sent_at")}, m.experiment_arm,
+                   CASE WHEN m.channel IN ({_quoted(_ON_SHEETS)}) THEN {call_time} END,
+                   c.timezone, c.country, {us("d.decided_at")}, d.decision
             FROM messages m JOIN candidates c ON c.candidate_id = m.candidate_id
                  LEFT JOIN decisions d ON d.id = m.decision_id
-            WHERE {where}""", tuple(params), MESSAGE_COLUMNS)  # fmt: skip
+            WHERE {where} AND m.step = 0""", tuple(params)), columns=list(INITIAL_COLUMNS))  # fmt: skip
+        steps = _rows(conn, f"""
+            SELECT {person}, {cadence}, m.step, {channel}, {us("m.sent_at")}, {us("m.delivered_at")},
+                   {us("m.last_open_at")}, {us("m.last_click_at")}
+            FROM messages m JOIN candidates c ON c.candidate_id = m.candidate_id
+            WHERE {where}""", tuple(params))  # fmt: skip
         answered = _quoted(sorted(outcome.value for outcome in RESPONSES))
-        responses = _frame(conn, f"""
-            SELECT candidate_id, outcome, received_at FROM responses
-            WHERE received_at <= {mark} AND outcome IN ({answered})""",
-            (driver.time(until),), ("candidate_id", "outcome", "received_at"))  # fmt: skip
-    for column in _TIMES:
-        messages[column] = pd.to_datetime(messages[column], utc=True, format="ISO8601")
-    responses["received_at"] = pd.to_datetime(responses["received_at"], utc=True, format="ISO8601")
-    return ReportData(messages, responses)
+        responses = pd.DataFrame.from_records(_rows(conn, f"""
+            SELECT {answered_by}, r.outcome, {us("r.received_at")} FROM responses r
+            WHERE r.received_at <= {mark} AND r.outcome IN ({answered})""", (driver.time(until),)),
+            columns=["candidate_id", "outcome", "received_at"])  # fmt: skip
+    for column in ("sent_at", "decided_at"):
+        initial[column] = _times(initial[column])
+    responses["received_at"] = _times(responses["received_at"])
+    columns = list(zip(*steps)) or [()] * len(STEP_COLUMNS)
+    messages = pd.DataFrame({
+        "candidate_id": np.asarray(columns[0], dtype="int64" if driver.sqlite else object),
+        "cadence": np.asarray(columns[1], dtype="int64"), "step": np.asarray(columns[2], dtype="int64"),
+        "channel": pd.Categorical.from_codes(np.asarray(columns[3], dtype="int64"), categories=_CHANNELS),
+        **{name: _times(values) for name, values in zip(STEP_COLUMNS[4:], columns[4:])},
+    })  # fmt: skip
+    initial["cadence_name"] = initial["cadence"].map(dict(enumerate(cadences)))
+    return ReportData(initial, messages, responses)
