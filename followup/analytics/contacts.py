@@ -63,10 +63,10 @@ def local_times(contacts: pd.DataFrame, company_zone: str | None) -> pd.DataFram
         hour.loc[rows] = local.dt.hour
         local_date.loc[rows] = local.dt.tz_localize(None).dt.normalize()
     # "2026-11-27 10:30 CET": the hour and the day the recruiter is to call, as the sheet says.
-    sheet = contacts["call_time"].astype("string").str.extract(r"^(\d{4}-\d{2}-\d{2}) (\d{2}):")
-    on_sheet = sheet[0].notna()
-    hour[on_sheet] = sheet.loc[on_sheet, 1].astype("int64")
-    local_date[on_sheet] = pd.to_datetime(sheet.loc[on_sheet, 0], format="%Y-%m-%d")
+    called = contacts["call_time"].dropna().astype("string")
+    sheet = called.str.extract(r"^(\d{4}-\d{2}-\d{2}) (\d{2}):").dropna()
+    hour[sheet.index] = sheet[1].astype("int64")
+    local_date[sheet.index] = pd.to_datetime(sheet[0], format="%Y-%m-%d")
     return pd.DataFrame({"zone": zones, "hour": hour, "weekday": local_date.dt.day_of_week, "local_date": local_date})
 
 
@@ -110,8 +110,8 @@ def contacts_of(initial: pd.DataFrame, since: datetime | None, company_zone: str
     initial = pd.concat([initial, local_times(initial, company_zone)], axis=1)
     initial["delay"] = delays(initial, company_zone, company_country)
     initial["weekday"] = np.asarray(WEEKDAYS + ("unknown",), dtype=object)[initial["weekday"].fillna(7).astype(int)]
-    names = initial["cadence_name"] if "cadence_name" in initial else initial["cadence"]
-    cadence_kind = names.astype("string").str.split(":").str[0]
+    names = (initial["cadence_name"] if "cadence_name" in initial else initial["cadence"]).astype("object")
+    cadence_kind = names.map({name: str(name).split(":")[0] for name in pd.unique(names)})
     initial["decision_kind"] = initial["decision"].map(_KINDS).fillna(cadence_kind.map(_KINDS)).fillna("other")
     initial["variant_cell"] = initial["kind"] + "/" + initial["variant"].fillna("default").replace("", "default")
     return initial

@@ -69,7 +69,8 @@ def report_data(engine: Engine, until: datetime, campaign: str | None = None) ->
         mark = driver.mark
         if driver.sqlite:
             # Exact: the stored text is "YYYY-MM-DD HH:MM:SS.ffffff" (dialect.SQLITE_DATETIME).
-            micros = "COALESCE(CAST(strftime('%s', {0}) AS INTEGER) * 1000000 + CAST(substr({0}, 21, 6) AS INTEGER), {1})"
+            micros = ("COALESCE(CAST(strftime('%s', {0}) AS INTEGER) * 1000000"
+                      " + CAST(substr({0}, 21, 6) AS INTEGER), {1})")
             call_time = "json_extract(m.call_sheet, '$.local_time_to_call')"
             person, answered_by = "c.rowid", "(SELECT c.rowid FROM candidates c WHERE c.candidate_id = r.candidate_id)"
         else:
@@ -81,33 +82,38 @@ def report_data(engine: Engine, until: datetime, campaign: str | None = None) ->
             return micros.format(column, _NEVER)
 
         cadences = [row[0] for row in _rows(conn, "SELECT DISTINCT cadence FROM messages WHERE cadence IS NOT NULL", ())]
-        cadence = "CASE m.cadence " + " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(cadences)
-                                               if "'" not in c) + " ELSE -1 END"  # fmt: skip
+        cadence = "CASE m.cadence " + " ".join(f"WHEN {_quoted([c])} THEN {n}" for n, c in enumerate(cadences))
+        cadence += " ELSE -1 END"
         channel = "CASE m.channel " + " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(_CHANNELS)) + " END"
         where, params = f"m.sent_at IS NOT NULL AND m.sent_at <= {mark}", [driver.time(until)]
         if campaign is not None:
             where += f" AND m.campaign = {mark}"
             params.append(campaign)
-        initial = pd.DataFrame.from_records(_rows(conn, f"""
+        answered = _quoted(sorted(outcome.value for outcome in RESPONSES))
+        summary = f'{us("m.delivered_at")}, {us("m.last_open_at")}, {us("m.last_click_at")}'
+        # Step 0 once, with all it is cut by; the later steps with only what by_step and the funnel need.
+        first_sql = (f"""
             SELECT m.id, {person}, {cadence}, m.kind, m.step, m.channel, m.variant, {us("m.sent_at")}, m.experiment_arm,
                    CASE WHEN m.channel IN ({_quoted(_ON_SHEETS)}) THEN {call_time} END,
-                   c.timezone, c.country, {us("d.decided_at")}, d.decision
+                   c.timezone, c.country, {us("d.decided_at")}, d.decision, {channel}, {summary}
             FROM messages m JOIN candidates c ON c.candidate_id = m.candidate_id
                  LEFT JOIN decisions d ON d.id = m.decision_id
-            WHERE {where} AND m.step = 0""", tuple(params)), columns=list(INITIAL_COLUMNS))  # fmt: skip
-        steps = _rows(conn, f"""
-            SELECT {person}, {cadence}, m.step, {channel}, {us("m.sent_at")}, {us("m.delivered_at")},
-                   {us("m.last_open_at")}, {us("m.last_click_at")}
+            WHERE {where} AND m.step = 0""", tuple(params))  # fmt: skip
+        later_sql = (f"""
+            SELECT {person}, {cadence}, m.step, {channel}, {us("m.sent_at")}, {summary}
             FROM messages m JOIN candidates c ON c.candidate_id = m.candidate_id
-            WHERE {where}""", tuple(params))  # fmt: skip
-        answered = _quoted(sorted(outcome.value for outcome in RESPONSES))
-        responses = pd.DataFrame.from_records(_rows(conn, f"""
+            WHERE {where} AND m.step > 0""", tuple(params))  # fmt: skip
+        responses_sql = (f"""
             SELECT {answered_by}, r.outcome, {us("r.received_at")} FROM responses r
-            WHERE r.received_at <= {mark} AND r.outcome IN ({answered})""", (driver.time(until),)),
-            columns=["candidate_id", "outcome", "received_at"])  # fmt: skip
+            WHERE r.received_at <= {mark} AND r.outcome IN ({answered})""", (driver.time(until),))  # fmt: skip
+        first, later, answers = (_rows(conn, *query) for query in (first_sql, later_sql, responses_sql))
+    responses = pd.DataFrame.from_records(answers, columns=["candidate_id", "outcome", "received_at"])
+    width = len(INITIAL_COLUMNS)
+    initial = pd.DataFrame.from_records([row[:width] for row in first], columns=list(INITIAL_COLUMNS))
     for column in ("sent_at", "decided_at"):
         initial[column] = _times(initial[column])
     responses["received_at"] = _times(responses["received_at"])
+    steps = [(row[1], row[2], row[4], row[width], row[7], *row[width + 1 :]) for row in first] + later
     columns = list(zip(*steps)) or [()] * len(STEP_COLUMNS)
     messages = pd.DataFrame({
         "candidate_id": np.asarray(columns[0], dtype="int64" if driver.sqlite else object),
