@@ -91,6 +91,9 @@ def store_events(engine: Engine, rows: Sequence[EventRow], received_at: datetime
                 driver.time(row.occurred_at), row.machine_open, key is not None,
                 json.dumps(row.payload, ensure_ascii=False, separators=(",", ":")), when,
             ))  # fmt: skip
+        # In sg_event_id order: two POSTs carrying the same events (SendGrid sends each about three
+        # times) then wait for each other's rows on PostgreSQL instead of deadlocking.
+        values.sort(key=lambda value: value[0])
         stored = _insert_new(conn, driver, values)
         settled = _settle_unknown(conn, driver, unique.values(), message_of)
         _summarise(conn, driver, [unique[event_id] for event_id in stored], message_of)
@@ -140,27 +143,39 @@ def _settle_unknown(conn, driver: DriverSql, rows, message_of: dict[str, str | N
     )
     now = driver.time(utcnow())
     sent, unknown = MessageStatus.SENT.value, MessageStatus.UNKNOWN.value
-    params = [(sent, row.x_message_id, driver.time(row.occurred_at), now, key, unknown) for key, row in first.items()]
+    params = [(sent, row.x_message_id, driver.time(row.occurred_at), now, key, unknown)
+              for key, row in sorted(first.items())]  # key order: see _summarise
     return conn.exec_driver_sql(sql, params).rowcount
 
 
-# (column, events it takes, keep the earliest or the latest): a message's events summed up as they come.
-_SUMMARY = (("delivered_at", "delivered", "<"), ("last_open_at", "open", ">"), ("last_click_at", "click", ">"))
+# (column, the event it takes, keep the earliest or the latest): a message's events summed up as they come.
+_SUMMARY = (("delivered_at", "delivered", min), ("last_open_at", "open", max), ("last_click_at", "click", max))
 
 
 def _summarise(conn, driver: DriverSql, rows, message_of: dict[str, str | None]) -> None:
-    for column, event, keep in _SUMMARY:
-        best: dict[str, datetime] = {}
-        for row in rows:
-            key = message_of[row.sg_event_id]
-            if key is None or row.event != event or (event == "open" and (row.machine_open or image_proxy(row.payload.get("useragent")))):
-                continue
-            if key not in best or (row.occurred_at < best[key] if keep == "<" else row.occurred_at > best[key]):
-                best[key] = row.occurred_at
-        if best:
-            sql = (f"UPDATE messages SET {column} = {driver.mark} WHERE message_key = {driver.mark}"
-                   f" AND ({column} IS NULL OR {column} {'>' if keep == '<' else '<'} {driver.mark})")  # fmt: skip
-            conn.exec_driver_sql(sql, [(driver.time(at), key, driver.time(at)) for key, at in best.items()])
+    found: dict[str, list] = {}
+    for row in rows:
+        key = message_of[row.sg_event_id]
+        if key is None or (row.event == "open" and (row.machine_open or image_proxy(row.payload.get("useragent")))):
+            continue
+        for n, (_, event, keep) in enumerate(_SUMMARY):
+            if row.event == event:
+                values = found.setdefault(key, [None, None, None])
+                values[n] = row.occurred_at if values[n] is None else keep(values[n], row.occurred_at)
+    if not found:
+        return
+    # One statement per message, all three columns, in key order: concurrent POSTs naming the same
+    # messages take their row locks in the same order on PostgreSQL, so they wait, never deadlock.
+    if driver.sqlite:  # min()/max() of a NULL is NULL there: the stored value or the new one stands
+        sets = [f"{c} = coalesce({keep.__name__}({c}, ?), {c}, ?)" for c, _, keep in _SUMMARY]
+    else:  # LEAST and GREATEST leave NULLs out
+        sets = [f"{c} = {'LEAST' if keep is min else 'GREATEST'}({c}, CAST(%s AS timestamptz))"
+                for c, _, keep in _SUMMARY]  # fmt: skip
+    params = []
+    for key in sorted(found):
+        times = [None if at is None else driver.time(at) for at in found[key]]
+        params.append((*(t for at in times for t in ((at, at) if driver.sqlite else (at,))), key))
+    conn.exec_driver_sql(f"UPDATE messages SET {', '.join(sets)} WHERE message_key = {driver.mark}", params)
 
 
 def _suppress(conn, driver: DriverSql, rows, when) -> int:
@@ -176,4 +191,4 @@ def _suppress(conn, driver: DriverSql, rows, when) -> int:
         f"INSERT INTO suppressions (email, reason, source, created_at) VALUES ({driver.marks(4)})"
         " ON CONFLICT (email) DO NOTHING"
     )
-    return conn.exec_driver_sql(sql, list(values.values())).rowcount
+    return conn.exec_driver_sql(sql, [values[email] for email in sorted(values)]).rowcount  # key order: see above
