@@ -275,7 +275,14 @@ def test_ten_thousand_events_from_concurrent_clients_are_each_stored_exactly_onc
     assert sum(json.loads(text)["stored"] for _, text in answers) == 10_000
     with engine.connect() as conn:
         count, distinct = conn.execute(sa.select(sa.func.count(), sa.func.count(sa.distinct(Event.sg_event_id)))).one()
+        summaries = conn.execute(sa.select(Message.message_key, Message.delivered_at, Message.last_open_at,
+                                           Message.last_click_at)).all()  # fmt: skip
     assert (count, distinct) == (10_000, 10_000)
+    # Every message's summary took in its events, whichever POST came first (and none deadlocked).
+    kinds = {key: {e["event"] for e in events if e["message_key"] == key} for key in {e["message_key"] for e in events}}
+    assert {key: (delivered is not None, opened is not None, clicked is not None)
+            for key, delivered, opened, clicked in summaries} == {
+        key: ("delivered" in kind, "open" in kind, "click" in kind) for key, kind in kinds.items()}  # fmt: skip
 
 
 # --- followup events ingest ---
