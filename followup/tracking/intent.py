@@ -109,14 +109,14 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "accept": {
         "en": (r"\bi (happily |gladly )?accept\b", r"^\W*yes\b", r"count me in", r"delighted to accept", r"i'?m in\b"),
-        "de": (r"nehme .*\ban\b", r"^\W*ja\b", r"sage zu", r"zusage"),
+        "de": (r"nehme .*\ban\b", r"^\W*ja\b", r"\bsage (ich )?(gerne |gern )?zu\b", r"zusage"),
         "fr": (r"j'accepte", r"^\W*oui\b", r"acceptation"),
         "es": (r"\bacepto\b", r"^\W*(sí\b|si\s*[,.!])"),
         "pt": (r"\baceito\b", r"^\W*sim\b", r"aceitar a oferta"),
     },
 }
-# A bare "yes"/"ja"/"sí" is only an answer when it opens the reply; an unaccented "si" only with
-# punctuation after it, as it is also Spanish "if".
+# A bare "yes"/"ja"/"sí" is only an answer when it opens the reply (after its greeting, if any);
+# an unaccented "si" only with punctuation after it, as it is also Spanish "if".
 _COMPILED = {kind: {lang: [re.compile(p, re.I) for p in pats] for lang, pats in by.items()}
              for kind, by in _WORDS.items()}
 
@@ -216,6 +216,19 @@ def _new_text(text: str) -> str:
     return (reply if reply is not None else text).strip()
 
 
+# A greeting line says nothing of intent, and would hide the "Ja, gerne!" that opens the reply.
+_GREETING = re.compile(
+    r"^\s*(hi|hello|hey|dear|good (morning|afternoon)|hallo|liebe[rs]?|sehr geehrte[rs]?|guten (tag|morgen)"
+    r"|bonjour|bonsoir|salut|cher|chère|madame|monsieur|hola|estimad[oa]s?|buen(os|as) (días|tardes)"
+    r"|olá|ola|oi|prezad[oa]s?|car[oa]|bom dia|boa tarde)\b[^\n]{0,60}\n",
+    re.I,
+)
+
+
+def _without_greeting(text: str) -> str:
+    return _GREETING.sub("", text, count=1)
+
+
 def _language(text: str) -> str | None:
     scores = {lang: len(re.findall(p, text, re.I)) for lang, p in _MARKERS.items()}
     best = max(scores, key=scores.get)
@@ -253,7 +266,7 @@ def read_reply(*, text: str | None, html: str | None = None, subject: str | None
                received_at: datetime | None = None) -> ReplyReading:
     """Read one reply by the precedence in this module's docstring."""
     body = text if text and text.strip() else (_html_to_text(html) if html else "")
-    new = _new_text(body) if body else ""
+    new = _without_greeting(_new_text(body)) if body else ""
     language = _language(new)
     automatic = _header_reasons(_headers(headers), subject, sender)
 
