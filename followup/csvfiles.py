@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
@@ -59,12 +61,19 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
         index=frame.index,
     )
     safe.columns = [neutralise(str(name)) for name in frame.columns]
+    return write_whole(path, lambda handle: safe.to_csv(handle, index=False, lineterminator="\n"))
+
+
+def write_whole(path: Path, write: Callable[[TextIO], object]) -> Path:
+    """`write(handle)` into a UTF-8 file beside `path`, then renamed over it: a reader sees the old
+    file or the new one, never a torn one, and a failure leaves the old file as it was. The file
+    is its owner's only (mkstemp's mode), like every output of the project."""
     handle = tempfile.NamedTemporaryFile(
         "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
     )
     try:
         with handle:
-            safe.to_csv(handle, index=False, lineterminator="\n")
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(handle.name, path)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from followup.csvfiles import write_csv
+from followup.csvfiles import write_csv, write_whole
 
 from .page import render_html
 from .tables import (
@@ -54,17 +52,4 @@ def write_report(document: dict, out_dir: Path) -> ReportFiles:
 
 
 def _write_text(path: Path, text: str) -> Path:
-    """`text` as UTF-8 at `path`, atomically, in the style of followup.csvfiles.write_csv (owner-only, as it is)."""
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
-    )
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    return path
+    return write_whole(path, lambda handle: handle.write(text))
