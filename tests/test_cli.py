@@ -252,7 +252,8 @@ def test_preview_shows_names_that_look_like_markup_as_they_are_sent(tmp_path):
 
     shown = invoke(["preview", "--candidate", candidate, "--kind", "offer", "--channel", "email"], tmp_path)
     assert shown.exit_code == 0, shown.stderr
-    assert "Subject: Good news, :x: [red]Ana: an offer for the [/]Data :x: Engineer role" in shown.stdout
+    subject = next(line for line in shown.stdout.splitlines() if line.startswith("Subject: "))
+    assert ":x: [red]Ana" in subject and "[/]Data :x: Engineer" in subject  # whichever variant the hash gave
     assert "Hi :x: [red]Ana," in shown.stdout and "❌" not in shown.stdout
     as_json = invoke(["preview", "--candidate", candidate, "--kind", "offer", "--channel", "email", "--json"], tmp_path)
     assert json.loads(as_json.stdout)["subject"] in shown.stdout

@@ -56,7 +56,7 @@ def test_a_variant_folder_changes_only_its_parts(tmp_path: Path):
     )
     assert available_variants("offer", tmp_path) == ["a", "b"]
     assert available_variants("rejection", tmp_path) == ["a"]
-    assert available_variants("offer") == ["a"]
+    assert available_variants("offer") == ["a", "b"]  # ours: the shipped subject-line test, offer.b
     renderer = Renderer(tmp_path, company_defaults=DEFAULTS)
     row = _row(1)
     base = renderer.render("offer", "email", _ctx(row), variant="a")
