@@ -137,6 +137,9 @@ def test_the_form_is_read_in_the_character_set_it_names_and_attachments_are_coun
     assert (reply.sender, reply.sender_name) == ("zoe@example.org", "Zoë")
     with pytest.raises(NotInbound):
         parse_form(b'{"not": "a form"}', "application/json")
+    flood, flood_type = multipart({f"field{n}": "x" for n in range(201)})
+    with pytest.raises(NotInbound, match="more than 200 fields"):
+        parse_form(flood, flood_type)
 
 
 def test_raw_mode_posts_the_whole_message_and_reads_the_same():
@@ -349,3 +352,14 @@ def test_a_forward_left_in_flight_by_a_dead_sweep_becomes_unknown(server, tmp_pa
     outbox = MemoryTransport()
     assert forward_replies(send_setup(ledger_url, tmp_path), outbox)["unknown"] == 1
     assert outbox.outbox == [] and rows(engine, Reply)[0]["forward_status"] == "unknown"
+
+
+def test_a_sweep_that_cannot_send_leaves_the_forwards_waiting(server, tmp_path):
+    from followup.sending.setup import SendingRefused
+
+    url, engine, ids, ledger_url = server
+    post(url, parse_fields("person0@example.org", ADDRESSES.address(ids["offer-0"]), "I accept."))
+    no_sender = SendSetup(ledger_url=ledger_url, email=EmailSetup(outbox_dir=tmp_path), call_sheet_dir=tmp_path)
+    with pytest.raises(SendingRefused):
+        forward_replies(no_sender, MemoryTransport())
+    assert rows(engine, Reply)[0]["forward_status"] == "pending"  # not claimed, so not lost to `unknown`

@@ -136,16 +136,16 @@ def forward_replies(setup: SendSetup, email: Transport | None = None) -> dict[st
     engine = open_ledger(setup.ledger_url)
     counts = {"forwarded": 0, "retry_wait": 0, "failed": 0, "unknown": store.unknown_dead_forwards(engine)}
     owner = Owner.current()
-    transport = None
+    # The sender and the transport before any claim: a refusal then leaves every forward pending,
+    # where one after a claim would leave them in `sending`, unknown to the next sweep.
+    from_email, from_name = sender_address(setup)
+    transport = email or email_transport(setup.email)  # no connection until the first send
     try:
         while batch := store.claim_forwards(engine, owner):
-            if transport is None:
-                transport = email or email_transport(setup.email)
-            from_email, from_name = sender_address(setup)
             for forward in batch:
                 counts[_forward_one(engine, owner, transport, forward, from_email, from_name)] += 1
     finally:
-        if transport is not None and email is None:
+        if email is None:
             transport.close()
     return counts
 

@@ -55,11 +55,6 @@ def write_outputs(document: dict, out_dir: Path) -> dict[str, str]:
     return {"html": str(files.html), "json": str(files.json), "csv": str(files.html.parent)}
 
 
-def best_of(document: dict) -> list[str]:
-    """One line per recommendation: the choice with its interval, or the "not enough evidence" sentence."""
-    return [r["sentence"] for r in document["recommendations"]]
-
-
 def channel_rows(document: dict) -> list[dict]:
     """The rates by channel as table rows (the Prefect table artifact)."""
     return [{"channel": name, "contacted": c["n"], "responded": c["responses"],
@@ -76,7 +71,7 @@ def markdown_summary(document: dict, files: dict[str, str]) -> str:
              f"{funnel['contacted']} contacted, {funnel['delivered']} delivered, {funnel['opened']} opened by a "
              f"person, {funnel['clicked']} clicked, {funnel['responded']} responded, {funnel['accepted']} accepted.",
              "", f"Timing cells from: {document['timing_source']}.", "", "## Recommendations", ""]  # fmt: skip
-    lines += [f"- {line}" for line in best_of(document)] or ["- No one was contacted in this window."]
+    lines += [f"- {r['sentence']}" for r in document["recommendations"]] or ["- No one was contacted in this window."]
     if files.get("html"):
         lines += ["", f"Full report: `{files['html']}`"]
     return "\n".join(lines)

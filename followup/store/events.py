@@ -174,7 +174,9 @@ def _summarise(conn, driver: DriverSql, rows, message_of: dict[str, str | None])
     params = []
     for key in sorted(found):
         times = [None if at is None else driver.time(at) for at in found[key]]
-        params.append((*(t for at in times for t in ((at, at) if driver.sqlite else (at,))), key))
+        if driver.sqlite:  # each value twice: once in min()/max(), once for the NULL it replaces
+            times = [at for pair in zip(times, times) for at in pair]
+        params.append((*times, key))
     conn.exec_driver_sql(f"UPDATE messages SET {', '.join(sets)} WHERE message_key = {driver.mark}", params)
 
 

@@ -204,17 +204,3 @@ def unknown_dead_forwards(engine: Engine) -> int:
                      .values(forward_status=ForwardStatus.UNKNOWN.value, forward_claimed_by=None,
                              forward_error="the sweep sending it stopped before the provider answered"))  # fmt: skip
         return len(dead)
-
-
-def reply_counts(engine: Engine) -> dict[str, int]:
-    """Replies by forward status, and how many matched no message ("unmatched")."""
-    with engine.connect() as conn:
-        query = sa.select(Reply.forward_status, Reply.candidate_id.is_(None), sa.func.count()).group_by(
-            Reply.forward_status, Reply.candidate_id.is_(None))
-        counts: dict[str, int] = {}
-        for status, unmatched, n in conn.execute(query):
-            counts[status] = counts.get(status, 0) + n
-            if unmatched:
-                counts["unmatched"] = counts.get("unmatched", 0) + n
-    return counts
-

@@ -63,11 +63,13 @@ def parse_form(body: bytes, content_type: str) -> InboundReply:
     if not content_type.lower().startswith("multipart/form-data"):
         raise NotInbound("Inbound Parse posts multipart/form-data")
     fields: dict[str, bytes] = {}
-    files = 0
+    files = seen = 0
 
     def on_field(field) -> None:
+        nonlocal seen
         name = (field.field_name or b"").decode("latin-1")
-        if len(fields) >= MAX_FIELDS:
+        seen += 1
+        if seen > MAX_FIELDS:
             raise NotInbound(f"more than {MAX_FIELDS} fields")
         if name in _KEPT_FIELDS:
             fields[name] = field.value or b""
