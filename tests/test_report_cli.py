@@ -73,6 +73,14 @@ def test_report_writes_the_files_and_json_prints_only_the_document(tmp_path, chi
     assert json.loads(later.stdout)["funnel"]["contacted"] == 0  # nobody was first written to after that
 
 
+def test_a_report_on_a_new_ledger_says_no_one_was_contacted(tmp_path, child_env):
+    env = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"), PREFECT_HOME=str(tmp_path / "prefect"))
+    done = followup("report", "--now", NOW, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "No one was contacted in this window." in done.stdout and "Traceback" not in done.stderr
+    assert (tmp_path / "data" / "reports" / "report.html").is_file()
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (("--until", "2026-05-01", "--now", NOW), "is after --now"),
     (("--since", "last week", "--now", NOW), "--since 'last week' is not an ISO 8601 time"),

@@ -82,8 +82,9 @@ def report_data(engine: Engine, until: datetime, campaign: str | None = None) ->
             return micros.format(column, _NEVER)
 
         cadences = [row[0] for row in _rows(conn, "SELECT DISTINCT cadence FROM messages WHERE cadence IS NOT NULL", ())]
-        cadence = "CASE m.cadence " + " ".join(f"WHEN {_quoted([c])} THEN {n}" for n, c in enumerate(cadences))
-        cadence += " ELSE -1 END"
+        # A new ledger has no cadence yet, and CASE needs at least one WHEN.
+        cadence = ("CASE m.cadence " + " ".join(f"WHEN {_quoted([c])} THEN {n}" for n, c in enumerate(cadences))
+                   + " ELSE -1 END") if cadences else "-1"
         channel = "CASE m.channel " + " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(_CHANNELS)) + " END"
         where, params = f"m.sent_at IS NOT NULL AND m.sent_at <= {mark}", [driver.time(until)]
         if campaign is not None:
