@@ -2,8 +2,8 @@
 
     python sender_child.py LEDGER_URL SANDBOX_URL API_KEY CONCURRENCY
 
-It builds each email as the delivery tests do and sends through the SendGrid transport; the
-drill kills it with SIGKILL partway.
+It builds each email as every drill does (drillkit.envelope_for) and sends through the SendGrid
+transport; the drill kills it with SIGKILL partway.
 """
 
 from __future__ import annotations
@@ -11,26 +11,11 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 
+from drillkit import envelope_for
 from followup.sending import SendPolicy, send_due
 from followup.store import open_ledger
 from followup.store.owners import Owner
-from followup.transports import Envelope
 from followup.transports.sendgrid import SendGridTransport
-
-
-def envelope_for(row: dict) -> Envelope:
-    return Envelope(
-        message_key=row["message_key"],
-        to_email=row["email"],
-        to_name=row["first_name"],
-        from_email="jobs@acme.example",
-        from_name="Acme Recruiting",
-        reply_to=None,
-        subject=row["subject"],
-        text=row["text_body"],
-        html=None,
-        custom_args={"message_key": row["message_key"], "campaign": row["campaign"]},
-    )
 
 
 def main(ledger_url: str, sandbox_url: str, api_key: str, concurrency: str) -> None:
