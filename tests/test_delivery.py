@@ -432,27 +432,49 @@ def test_ctrl_c_releases_claims_that_never_reached_the_transport_then_interrupts
     assert {(r["status"], r["attempts"], r["claimed_by"]) for r in ledger} == {("rendered", 0, None)}
 
 
-def test_a_ledger_error_mid_run_ends_the_run_with_every_send_recorded(ledger_url, monkeypatch):
-    engine = open_ledger(ledger_url)
-    seed(engine, 60)
+def _failing_mark_sent(monkeypatch, *, first: int, last: float = float("inf")) -> Counter:
+    """sending.mark_sent raises the database's error from its `first` call to its `last`."""
     writes = Counter()
     mark_sent = sending.mark_sent
 
-    def failing_once(*args, **kwargs):
+    def failing(*args, **kwargs):
         writes["mark_sent"] += 1
-        if writes["mark_sent"] == 3:
+        if first <= writes["mark_sent"] <= last:
             raise sa.exc.OperationalError("UPDATE messages ...", {}, Exception("disk I/O error"))
         return mark_sent(*args, **kwargs)
 
-    monkeypatch.setattr(sending, "mark_sent", failing_once)
+    monkeypatch.setattr(sending, "mark_sent", failing)
+    return writes
+
+
+def test_a_ledger_error_mid_run_is_waited_out_and_every_send_recorded_once(ledger_url, monkeypatch):
+    engine = open_ledger(ledger_url)
+    seed(engine, 60)
+    writes = _failing_mark_sent(monkeypatch, first=3, last=4)
     transport = Scripted({}, delay=0.01)
-    with pytest.raises(sa.exc.OperationalError):
-        run(engine, transport, SendPolicy(concurrency=4))
+    report = run(engine, transport, SendPolicy(concurrency=4))
 
     ledger = rows(engine)
-    assert {k for k, r in ledger.items() if r["status"] == "sent"} == set(transport.calls)
-    assert 0 < len(transport.calls) < 60
-    assert {r["status"] for r in ledger.values()} == {"sent", "rendered"}  # nothing left claimed
+    assert writes["mark_sent"] > 4  # it failed twice, and the run went on writing
+    assert report.sent == 60 and sorted(transport.calls) == sorted(ledger)  # each message handed over once
+    assert {r["status"] for r in ledger.values()} == {"sent"}
+
+
+def test_a_ledger_gone_longer_than_the_run_waits_ends_it_with_no_more_claimed_than_in_flight(ledger_url, monkeypatch):
+    engine = open_ledger(ledger_url)
+    seed(engine, 60)
+    _failing_mark_sent(monkeypatch, first=3)
+    transport = Scripted({}, delay=0.01)
+    with pytest.raises(sa.exc.OperationalError):
+        run(engine, transport, SendPolicy(concurrency=4, ledger_outage_s=0.3))
+
+    ledger = rows(engine)
+    sent = {k for k, r in ledger.items() if r["status"] == "sent"}
+    assert sent < set(transport.calls) and 0 < len(transport.calls) < 60
+    # What went out and could not be recorded stays claimed for recovery, never released to be sent again.
+    claimed = {k for k, r in ledger.items() if r["status"] == "sending"}
+    assert claimed == set(transport.calls) - sent and len(claimed) <= 4
+    assert {r["status"] for r in ledger.values()} == {"sent", "sending", "rendered"}
 
 
 def test_ctrl_c_mid_run_finishes_the_sends_in_flight_and_leaves_nothing_claimed(ledger_url):

@@ -23,6 +23,9 @@ class SendPolicy:
     # Retries due within this many (real) seconds are waited for before send_due returns; later
     # ones stay in retry_wait for the next sweep.
     wait_for_retries_s: float = 60.0
+    # A ledger that cannot be reached (connections cut, a failover, a lock) is waited for this
+    # many (real) seconds, the answers of the sends in flight held meanwhile; then the run stops.
+    ledger_outage_s: float = 60.0
 
     def backoff(self, attempts: int, outcome: SendOutcome, rng: random.Random) -> timedelta:
         """Full jitter: anywhere up to base * 2^(attempts-1), capped; never before the provider's reset."""

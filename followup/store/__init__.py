@@ -99,7 +99,9 @@ def open_ledger(url: str) -> Engine:
     if url_obj.get_backend_name() == "postgresql" and url_obj.drivername == "postgresql":
         # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
         url_obj = url_obj.set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(url_obj, future=True)
+    # A server's pooled connection can be cut while it idles (a restart, a failover, a terminated
+    # backend): a ping at checkout swaps it for a new one, rather than failing the statement.
+    engine = sa.create_engine(url_obj, future=True, pool_pre_ping=url_obj.get_backend_name() != "sqlite")
     if url_obj.get_backend_name() == "sqlite":
         _bind_none_directly()
         sa.event.listen(engine, "connect", _sqlite_pragmas)
