@@ -10,6 +10,9 @@ the query on a million rows.
 
 from __future__ import annotations
 
+import multiprocessing
+import sqlite3
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,6 +51,23 @@ def _rows(conn: sa.Connection, sql: str, params: tuple) -> list[tuple]:
     with raw_cursor(conn, sql) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _int_rows(path: str, sql: str, params: tuple) -> np.ndarray:
+    """All-integer rows of a SQLite file, read on a connection of this process's own."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute(sql, params).fetchall()
+    return np.asarray(rows, dtype="int64").reshape(-1, len(STEP_COLUMNS))
+
+
+def _later_reader(engine: Engine) -> ProcessPoolExecutor | None:
+    # Reading a million rows is mostly the driver making Python objects, under the GIL: a second
+    # process reads the later steps (integers only, cheap to hand back) on the second core while
+    # this one reads the initial messages. Threads were slower. A file is needed to open it twice.
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
 
 
 def _times(values) -> pd.Series:
@@ -107,20 +127,31 @@ def report_data(engine: Engine, until: datetime, campaign: str | None = None) ->
         responses_sql = (f"""
             SELECT {answered_by}, r.outcome, {us("r.received_at")} FROM responses r
             WHERE r.received_at <= {mark} AND r.outcome IN ({answered})""", (driver.time(until),))  # fmt: skip
-        first, later, answers = (_rows(conn, *query) for query in (first_sql, later_sql, responses_sql))
+        reader = _later_reader(engine)
+        try:
+            later = reader.submit(_int_rows, engine.url.database, *later_sql) if reader else None
+            first, answers = (_rows(conn, *query) for query in (first_sql, responses_sql))
+            later = later.result() if later else np.asarray(_rows(conn, *later_sql), dtype=object).reshape(-1, len(STEP_COLUMNS))
+        finally:
+            if reader:
+                reader.shutdown()
     responses = pd.DataFrame.from_records(answers, columns=["candidate_id", "outcome", "received_at"])
-    width = len(INITIAL_COLUMNS)
-    initial = pd.DataFrame.from_records([row[:width] for row in first], columns=list(INITIAL_COLUMNS))
+    extra = ["channel_code", *STEP_COLUMNS[5:]]
+    read = pd.DataFrame.from_records(first, columns=[*INITIAL_COLUMNS, *extra], nrows=len(first))
+    initial = read[list(INITIAL_COLUMNS)].copy()
     for column in ("sent_at", "decided_at"):
         initial[column] = _times(initial[column])
     responses["received_at"] = _times(responses["received_at"])
-    steps = [(row[1], row[2], row[4], row[width], row[7], *row[width + 1 :]) for row in first] + later
-    columns = list(zip(*steps)) or [()] * len(STEP_COLUMNS)
+    key = "int64" if driver.sqlite else object
+
+    def column(first_column: str, index: int, dtype) -> np.ndarray:
+        return np.concatenate([read[first_column].to_numpy(dtype=dtype), later[:, index].astype(dtype)])
+
     messages = pd.DataFrame({
-        "candidate_id": np.asarray(columns[0], dtype="int64" if driver.sqlite else object),
-        "cadence": np.asarray(columns[1], dtype="int64"), "step": np.asarray(columns[2], dtype="int64"),
-        "channel": pd.Categorical.from_codes(np.asarray(columns[3], dtype="int64"), categories=_CHANNELS),
-        **{name: _times(values) for name, values in zip(STEP_COLUMNS[4:], columns[4:])},
+        "candidate_id": column("candidate_id", 0, key), "cadence": column("cadence", 1, "int64"),
+        "step": column("step", 2, "int64"),
+        "channel": pd.Categorical.from_codes(column("channel_code", 3, "int64"), categories=_CHANNELS),
+        **{name: _times(column(name, 4 + n, "int64")) for n, name in enumerate(STEP_COLUMNS[4:])},
     })  # fmt: skip
     initial["cadence_name"] = initial["cadence"].map(dict(enumerate(cadences)))
     return ReportData(initial, messages, responses)
