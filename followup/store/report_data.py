@@ -131,7 +131,10 @@ def report_data(engine: Engine, until: datetime, campaign: str | None = None) ->
         try:
             later = reader.submit(_int_rows, engine.url.database, *later_sql) if reader else None
             first, answers = (_rows(conn, *query) for query in (first_sql, responses_sql))
-            later = later.result() if later else np.asarray(_rows(conn, *later_sql), dtype=object).reshape(-1, len(STEP_COLUMNS))
+            if later is not None:
+                later = later.result()
+            else:
+                later = np.asarray(_rows(conn, *later_sql), dtype=object).reshape(-1, len(STEP_COLUMNS))
         finally:
             if reader:
                 reader.shutdown()
