@@ -64,10 +64,12 @@ def _later_reader(engine: Engine) -> ProcessPoolExecutor | None:
     # Reading a million rows is mostly the driver making Python objects, under the GIL: a second
     # process reads the later steps (integers only, cheap to hand back) on the second core while
     # this one reads the initial messages. Threads were slower. A file is needed to open it twice.
+    # Spawned, not forked: the flow's process has Prefect's threads, whose locks a fork would copy
+    # mid-use; the child's imports (~1 s) overlap the parent's own read.
     path = engine.url.database
     if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
         return None
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _times(values) -> pd.Series:
