@@ -56,7 +56,7 @@ from sqlalchemy.engine import Engine
 
 from followup import channels
 from followup.sending.daily_cap import DailyAllowance
-from followup.sending.policy import SendPolicy, SendReport, TokenBucket
+from followup.sending.policy import LedgerWait, SendPolicy, SendReport, TokenBucket
 from followup.store import sending, stop_rules
 from followup.store.owners import Owner
 from followup.transports.base import Envelope, SendOutcome, Transport, check_limits
@@ -71,8 +71,6 @@ _POLL_S = 0.1
 # the coordinator sleeps this long and takes every answer that came in meanwhile, rather than
 # waking for each (measured with 64 workers: it halves the coordinator's CPU per message).
 _GATHER_S = 0.005
-# Waits between turns while the ledger is away: doubling from _POLL_S up to this.
-_LEDGER_RETRY_MAX_S = 2.0
 # The look-ahead (a read, not a claim; see sending.due_ids) costs a scan of every pending row
 # (~0.2 s for 100,000 on SQLite here) however many ids it keeps, so it keeps plenty.
 _LOOKAHEAD_PER_WORKER = 32
@@ -148,8 +146,7 @@ class _Sender:
         self.next_claim_at = 0.0  # monotonic
         self.bucket = TokenBucket(policy.rate_per_s) if policy.rate_per_s else None
         self.rng = random.Random()
-        self.ledger_down_since: float | None = None  # monotonic: the first turn the ledger refused
-        self.ledger_retries = 0
+        self.ledger = LedgerWait(policy.ledger_outage_s, _POLL_S)
 
     # --- clocks ---
 
@@ -176,9 +173,9 @@ class _Sender:
                     try:
                         self._turn()
                     except sa.exc.DBAPIError as exc:
-                        self._ledger_away(exc)
+                        self.ledger.away(exc, len(self.unwritten))
                     else:
-                        self._ledger_back()
+                        self.ledger.back()
             except BaseException:
                 self._wind_down()
                 raise
@@ -189,29 +186,6 @@ class _Sender:
         if self.interrupted:
             raise KeyboardInterrupt
         return self.report
-
-    def _ledger_away(self, exc: sa.exc.DBAPIError) -> None:
-        """A turn could not reach the ledger: its connection was cut (a database restarted or failed
-        over, a backend terminated) or stayed locked past the busy timeout. Nothing was written,
-        and the answers stay in memory (self.unwritten): the next turn writes them with the ones
-        that came in meanwhile. Give up only after policy.ledger_outage_s: then _wind_down tries
-        one last write, and what it cannot write stays `sending` for recover_dead_claims."""
-        if not (isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated):
-            raise exc  # a bug or a schema problem, not an outage: waiting would not help
-        now = time.monotonic()
-        if self.ledger_down_since is None:
-            self.ledger_down_since = now
-            log.warning("the ledger is unavailable (%s); holding %d answers and trying again for up to %.0f s",
-                        type(exc.orig).__name__, len(self.unwritten), self.policy.ledger_outage_s)  # fmt: skip
-        elif now - self.ledger_down_since > self.policy.ledger_outage_s:
-            raise exc
-        self.ledger_retries += 1
-        time.sleep(min(_LEDGER_RETRY_MAX_S, _POLL_S * 2 ** min(self.ledger_retries, 8)))
-
-    def _ledger_back(self) -> None:
-        if self.ledger_down_since is not None:
-            log.warning("the ledger is back after %.1f s", time.monotonic() - self.ledger_down_since)
-            self.ledger_down_since, self.ledger_retries = None, 0
 
     @contextmanager
     def _ctrl_c_stops(self) -> Iterator[None]:

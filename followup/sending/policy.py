@@ -3,6 +3,7 @@ failures) and what it reports (SendReport)."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import Counter
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 
 from followup.transports.base import SendOutcome
+
+log = logging.getLogger("followup.sending.loop")  # the sender's own log, where its operators look
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,38 @@ class TokenBucket:
 
     def wait_s(self) -> float:
         return max(0.0, (1.0 - self.tokens) / self.rate)
+
+
+class LedgerWait:
+    """A send turn could not reach the ledger: its connection was cut (a database restarted or
+    failed over, a backend terminated) or stayed locked past the busy timeout. Nothing was
+    written, and the answers stay in the sender's memory: the next turn writes them with the ones
+    that came in meanwhile. After `outage_s` the error is raised: the sender winds down, and what
+    it cannot write stays `sending` for recover_dead_claims."""
+
+    _LONGEST_S = 2.0  # waits between turns double from the first up to this
+
+    def __init__(self, outage_s: float, first_s: float) -> None:
+        self.outage_s, self.first_s = outage_s, first_s
+        self.since: float | None = None  # monotonic: the first turn the ledger refused
+        self.retries = 0
+
+    def away(self, exc, held: int) -> None:
+        import sqlalchemy as sa
+
+        if not (isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated):
+            raise exc  # a bug or a schema problem, not an outage: waiting would not help
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            log.warning("the ledger is unavailable (%s); holding %d answers and trying again for up to %.0f s",
+                        type(exc.orig).__name__, held, self.outage_s)  # fmt: skip
+        elif now - self.since > self.outage_s:
+            raise exc
+        self.retries += 1
+        time.sleep(min(self._LONGEST_S, self.first_s * 2 ** min(self.retries, 8)))
+
+    def back(self) -> None:
+        if self.since is not None:
+            log.warning("the ledger is back after %.1f s", time.monotonic() - self.since)
+            self.since, self.retries = None, 0
