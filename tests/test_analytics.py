@@ -192,3 +192,28 @@ def test_the_ledger_is_read_with_human_opens_only(ledger_url):
     assert doc["funnel"] == {"contacted": 3, "delivered": 2, "opened": 1, "clicked": 1, "responded": 1, "accepted": 1}
     assert doc["by_delay"]["1"]["n"] == 3  # decided on the Friday, sent on the Monday
     assert report_data(engine, UNTIL, campaign="other").messages.empty
+
+
+def test_a_big_ledger_read_on_a_second_process_reads_the_same_frames(tmp_path, monkeypatch):
+    """Past _SECOND_READER_FROM messages the later steps come from a spawned reader; here from the first."""
+    import followup.store.report_data as reading
+
+    engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Batch).values(id="b1", source_name="r.csv", file_sha256="0" * 64, status="imported"))
+        for n in range(3):
+            conn.execute(sa.insert(Candidate).values(candidate_id=f"c{n}", email=f"p{n}@example.org", first_name="A",
+                                                     last_name="B", channel="email", first_batch_id="b1",
+                                                     last_batch_id="b1", timezone="Europe/London"))  # fmt: skip
+            for step in range(n + 1):
+                conn.execute(sa.insert(Message).values(
+                    message_key=f"k{n}-{step}", campaign="spring", candidate_id=f"c{n}", cadence="offer:email",
+                    kind="offer" if step == 0 else "offer_nudge", step=step, channel=("email", "voicemail")[step % 2],
+                    status="sent", sent_at=T0 + timedelta(days=2 * step),
+                    delivered_at=T0 + timedelta(days=2 * step, minutes=1) if n else None))  # fmt: skip
+    in_process = report_data(engine, UNTIL + timedelta(days=10))
+    monkeypatch.setattr(reading, "_SECOND_READER_FROM", 0)
+    spawned = report_data(engine, UNTIL + timedelta(days=10))
+    assert len(spawned.messages) == 6 and (spawned.messages["step"] > 0).sum() == 3
+    pd.testing.assert_frame_equal(spawned.messages, in_process.messages)
+    pd.testing.assert_frame_equal(spawned.initial, in_process.initial)
