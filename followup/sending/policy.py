@@ -10,9 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from followup.transports.base import SendOutcome
 
-log = logging.getLogger("followup.sending.loop")  # the sender's own log, where its operators look
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,7 @@ class LedgerWait:
         self.since: float | None = None  # monotonic: the first turn the ledger refused
         self.retries = 0
 
-    def away(self, exc, held: int) -> None:
-        import sqlalchemy as sa
-
+    def away(self, exc: sa.exc.DBAPIError, held: int) -> None:
         if not (isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated):
             raise exc  # a bug or a schema problem, not an outage: waiting would not help
         now = time.monotonic()

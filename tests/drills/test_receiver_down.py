@@ -13,6 +13,7 @@ often it was posted), and so is every reply Inbound Parse posted, each with its 
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections import Counter
@@ -75,6 +76,16 @@ def send_all(engine, sandbox: Sandbox, build=envelope_for):
         transport.close()
 
 
+def drill_round(ledger_url: str, seed_ledger, messages: int, **sandbox) -> tuple:
+    """A ledger with `messages` due, a free port for the receiver, and the sandbox's settings posting to it."""
+    engine = open_ledger(ledger_url)
+    keys = seed_ledger(engine, messages, BUSINESS - timedelta(minutes=5))
+    port = free_port()
+    config = SandboxConfig(latency_ms=10, validate_share=0.0, event_interval_s=0.05,
+                           webhook_url=f"http://127.0.0.1:{port}{EVENTS_PATH}", **sandbox)  # fmt: skip
+    return engine, keys, port, config
+
+
 def stored(engine, model) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
@@ -82,11 +93,7 @@ def stored(engine, model) -> int:
 
 def test_events_posted_while_the_receiver_is_down_are_stored_once_when_it_comes_up(ledger_url, seed):
     messages = 200
-    engine = open_ledger(ledger_url)
-    keys = seed(engine, messages, BUSINESS - timedelta(minutes=5))
-    port = free_port()
-    config = SandboxConfig(latency_ms=10, validate_share=0.0, seed=21, event_interval_s=0.05, duplicate_rate=0.5,
-                           webhook_url=f"http://127.0.0.1:{port}{EVENTS_PATH}")  # fmt: skip
+    engine, keys, port, config = drill_round(ledger_url, seed, messages, seed=21, duplicate_rate=0.5)
     with Sandbox(config) as sandbox:
         sandbox.set_clock(BUSINESS)
         report = send_all(engine, sandbox)
@@ -114,12 +121,8 @@ def test_events_posted_while_the_receiver_is_down_are_stored_once_when_it_comes_
 
 def test_a_receiver_stopped_and_restarted_loses_no_event_and_no_reply(ledger_url, seed):
     messages = 200
-    engine = open_ledger(ledger_url)
-    keys = seed(engine, messages, BUSINESS - timedelta(minutes=5))
-    port = free_port()
-    config = SandboxConfig(latency_ms=10, validate_share=0.0, seed=22, event_interval_s=0.05, behaviour=True,
-                           webhook_url=f"http://127.0.0.1:{port}{EVENTS_PATH}",
-                           inbound_url=f"http://127.0.0.1:{port}{INBOUND_PATH}/{TOKEN}")  # fmt: skip
+    engine, keys, port, config = drill_round(ledger_url, seed, messages, seed=22, behaviour=True)
+    config = dataclasses.replace(config, inbound_url=f"http://127.0.0.1:{port}{INBOUND_PATH}/{TOKEN}")
     with Sandbox(config) as sandbox:
         sandbox.set_clock(BUSINESS)
         with receiver(engine, port, config.seed):
