@@ -36,6 +36,12 @@ from tasks.sending import (
     waiting_messages,
 )
 
+def publish_warm_candidates(settings: Settings, business_now: datetime) -> None:
+    """The warm list as a Markdown artifact; one key, so the UI keeps each sweep's list as its history."""
+    create_markdown_artifact(key="warm-candidates", markdown=warm_list(EngagementSetup.of(settings), business_now),
+                             description="Candidates warming up, warmest first")  # fmt: skip
+
+
 _REPORTED = ("sent", "failed", "suppressed", "cancelled", "moved", "unknown", "retry_wait", "requests", "paused",
              "pause_reason")
 
@@ -48,8 +54,11 @@ def sweep(
     email: Any = None,
     templates_dir: Path | None = None,
     cadence: CadenceSpec | None = None,
+    publish_warm_list: bool = True,
 ) -> SweepSummary:
-    """`cadence`: the cadence file's values already read (the demo's); else FOLLOWUP_CADENCE_FILE's."""
+    """`cadence`: the cadence file's values already read (the demo's); else FOLLOWUP_CADENCE_FILE's.
+    `publish_warm_list`: False leaves out the warm-list artifact (the demo's round, which sweeps
+    hundreds of times in a minute, publishes one at its end)."""
     settings = settings or load_settings()
     business_now = business_now or datetime.now(timezone.utc)
     setup = SendSetup.of(settings)
@@ -59,7 +68,8 @@ def sweep(
     summary.reconciled = recovered["reconciled"]
     # First: a recruiter waits for a candidate's answer more urgently than for anything else here.
     summary.forwards = forward_replies(setup, email)
-    summary.next_steps = plan_next_steps(PlanSetup.of(settings, cadence), business_now).to_json()
+    steps = plan_next_steps(PlanSetup.of(settings, cadence), business_now)
+    summary.next_steps, summary.next_step_due = steps.to_json(), steps.next_step_due
     render_setup = RenderSetup.of(settings, templates_dir)
     for campaign in due_campaigns(settings.ledger_url, business_now):
         done = render_campaign(settings.ledger_url, campaign, render_setup, business_now, settings.render_processes)
@@ -68,8 +78,7 @@ def sweep(
         report = send_messages(setup, business_now, campaign, email)
         summary.campaigns[campaign] = {k: v for k, v in asdict(report).items() if k in _REPORTED}
     summary.later, summary.next_due = waiting_messages(settings.ledger_url, business_now)
-    # One key: the UI keeps each sweep's list as the key's history.
-    create_markdown_artifact(key="warm-candidates", markdown=warm_list(EngagementSetup.of(settings), business_now),
-                             description="Candidates warming up, warmest first")  # fmt: skip
+    if publish_warm_list:
+        publish_warm_candidates(settings, business_now)
     get_run_logger().info("sweep: %s", summary.to_json())
     return summary

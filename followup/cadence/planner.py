@@ -122,6 +122,8 @@ class Verdict(NamedTuple):
 
     what: str
     reason: str
+    # "waiting" for a step's business days (or a return from the office): when that step comes due.
+    at: datetime | None = None
 
 
 def cadence_key(decision: str, channel: str) -> str:
@@ -297,9 +299,9 @@ def next_step(
             moment, note = _after(step, last_at, reach), _wait_note(step, last.step)
         moment, postponed = _postponed(spec, facts, reach, last_at, moment)
         if moment > now and not postponed:
-            return Verdict("waiting", f"step {index} due {moment:%Y-%m-%d %H:%M} UTC ({note})")
+            return Verdict("waiting", f"step {index} due {moment:%Y-%m-%d %H:%M} UTC ({note})", moment)
         if postponed and moment > now:
-            return Verdict("waiting", f"step {index} {postponed}")
+            return Verdict("waiting", f"step {index} {postponed}", moment)
         window = window_for(spec, reach, channel, max(moment, now))
         plan = _within_deadline(facts, reach, Plan(
             index, step.kind, channel, _utc(window.opens), _utc(window.closes), postponed or note, started,

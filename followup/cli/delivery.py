@@ -131,6 +131,8 @@ def sweep(templates: TemplatesOption = None, now: NowOption = None, as_json: Jso
                       f"their next window, {sent['unknown']} unknown, {sent['retry_wait']} waiting for a retry"
                       + (f"; PAUSED: {sent['pause_reason']}" if sent["paused"] else ""), markup=False)  # fmt: skip
         print_later(summary.later, summary.next_due)
+        if summary.next_step_due is not None:
+            out.print(f"next follow-up step due {summary.next_step_due:%Y-%m-%d %H:%M} UTC (a sweep then plans it)")
     print_reply_tracking(settings, cadence)
     raise typer.Exit(summary.exit_code())
 

@@ -198,6 +198,8 @@ class NextSteps:
     held_until_replies_tracked: int = 0
     postponed: int = 0  # out-of-office replies
     verdicts: dict[str, int] = field(default_factory=dict)  # why nothing else was planned, by kind
+    # The earliest step still waiting out its business days: a later sweep plans it then.
+    next_step_due: datetime | None = None
 
     def to_json(self) -> dict:
         return {"planned": self.planned, "by_day": self.by_day, "moved_on": self.moved_on, "held": self.held,
@@ -223,6 +225,8 @@ def _plan_next(setup: PlanSetup, business_now: datetime) -> NextSteps:
             plan = next_step(setup.cadence, setup.company, facts, business_now, replies_tracked=setup.tracks_replies)
             if isinstance(plan, Verdict):
                 reasons[plan.what] += 1
+                if plan.at is not None and (result.next_step_due is None or plan.at < result.next_step_due):
+                    result.next_step_due = plan.at
                 if plan.reason.endswith(REPLIES_NOT_TRACKED):
                     result.held_until_replies_tracked += 1
                 elif plan.what == "held":

@@ -97,6 +97,7 @@ class SweepSummary:
     next_steps: dict = field(default_factory=dict)  # what planning did (NextSteps.to_json)
     later: dict[str, int] = field(default_factory=dict)  # waiting for their window, by UTC day it opens
     next_due: datetime | None = None
+    next_step_due: datetime | None = None  # the earliest follow-up step still waiting out its business days
 
     def exit_code(self) -> int:
         """0 done (retries still waiting included); 1 a campaign paused or messages need a person."""
