@@ -37,3 +37,13 @@ def configure(verbose: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("followup").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def to_file(path) -> None:
+    """From now on the log goes to `path` (appended), not to the terminal: a command whose terminal
+    shows its own progress and summary (the demo) keeps its INFO narrative for whoever looks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(MaskEmails())
+    logging.getLogger().handlers[:] = [handler]

@@ -189,26 +189,6 @@ def test_a_file_past_a_limit_is_refused_with_exit_code_2_naming_the_setting(tmp_
         assert conn.execute(sa.text("SELECT status FROM batches")).scalars().all() == ["refused"]
 
 
-@pytest.mark.usefixtures("prefect_harness")
-def test_demo_runs_on_the_embedded_sample_in_its_own_folder(tmp_path):
-    result = invoke(["demo", "--json"], tmp_path)
-    assert result.exit_code == 0, result.stderr
-    summary = json.loads(result.stdout)
-    batch = summary["batch"]
-    assert batch["status"] == "imported" and batch["valid"] > 0 and batch["quarantined"] > 0
-    assert Path(batch["quarantine_file"]).parent == tmp_path / "data" / "demo" / "quarantine"
-    # Every valid candidate's first step is planned and rendered; on the demo's clock (09:00 UTC
-    # on Thanksgiving) what is due goes out (Europe's morning), the rest waits for its window.
-    assert summary["status"] == "done" and summary["planned"] == batch["valid"]
-    assert set(summary["counts"]) == {"sent", "rendered"} and sum(summary["counts"].values()) == batch["valid"]
-    assert sum(summary["later"].values()) == summary["counts"]["rendered"] and summary["next_due"]
-    assert summary["call_sheets"] and all(Path(p).parent == tmp_path / "data" / "demo" / "call_sheets"
-                                          for p in summary["call_sheets"])  # fmt: skip
-    # A second demo starts from a clean slate instead of reporting "already imported".
-    again = json.loads(invoke(["demo", "--json"], tmp_path).stdout)
-    assert again["batch"]["status"] == "imported" and again["planned"] == batch["valid"]
-
-
 # --- what a file, a template or a setting holds is printed as it is: never read as markup or emoji codes ---
 
 MARKED_UP = ["C-1", "ana@example.com", ":x: [red]Ana", "[bold]Silva", "[/]Data :x: Engineer", "offer", "email", ""]

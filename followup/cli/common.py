@@ -43,6 +43,7 @@ EXIT_DONE, EXIT_FAILURE, EXIT_REFUSED = 0, 1, 2
 
 class State:
     settings_file: Path | None = None
+    verbose: bool = False
 
 
 def json_option(what: str = "a JSON summary") -> Any:
@@ -121,6 +122,7 @@ def main_options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False,
 ) -> None:
     State.settings_file = settings_file
+    State.verbose = verbose
     logs.configure(verbose)
     quiet_services()
 

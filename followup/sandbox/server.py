@@ -149,7 +149,7 @@ class Sandbox:
         """Tell it the business clock: what happens from now on is stamped with it."""
         self._request("POST", "/sandbox/clock", json.dumps({"now": now.isoformat()}).encode())
 
-    def wait_for_events(self, timeout: float = 30.0) -> dict:
+    def wait_for_events(self, timeout: float = 30.0, poll_s: float = 0.05) -> dict:
         """Wait until the receivers have acknowledged (or, for replies, refused) every event and reply
         due so far; the stats then. TimeoutError when some are still waiting after `timeout` seconds
         (a receiver is down, or refuses events)."""
@@ -161,7 +161,7 @@ class Sandbox:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{stats['events_waiting']} events and {stats['replies_waiting']} replies "
                                    "still wait for their receivers")  # fmt: skip
-            time.sleep(0.05)
+            time.sleep(poll_s)
 
     def _get_json(self, path: str):
         return self._request("GET", path)

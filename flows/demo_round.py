@@ -1,0 +1,86 @@
+"""The demo's hiring round as one flow run: the campaign on the round's batch, then a simulated
+clock through the days that follow, jumping from one due time to the next (a sweep at each, as
+the 15-minute schedule would run one then), and the response report at the end.
+
+    followup demo
+
+The world (the sandbox's candidates, the receiver, the recruiters) is handed in by the command:
+`world.advance(now)` acts out what happens up to `now` before each sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from followup.cadence.spec import CadenceSpec
+from followup.config import Settings
+from followup.stages.summaries import CampaignSummary, SweepSummary
+from flows.campaign import run_campaign
+from flows.followup_sweep import publish_warm_candidates, sweep
+from flows.response_report import response_report
+
+# Past this the clock moves on anyway: replies, calls and meetings come in between due times,
+# and a day's sweep plans the nudges whose business days have passed.
+MAX_JUMP = timedelta(days=1)
+# The sweep's schedule (prefect.yaml: every 15 minutes, on the quarter-hour): the clock stops
+# where a scheduled sweep would run, the first one at or after what is due.
+MIN_JUMP = timedelta(minutes=15)
+
+
+@dataclass
+class RoundResult:
+    campaign: CampaignSummary
+    until: datetime
+    sweeps: list[SweepSummary] = field(default_factory=list)
+    report: dict = field(default_factory=dict)
+    report_files: dict[str, str] = field(default_factory=dict)
+    flow_run_id: str = ""
+    flow_run_name: str = ""
+
+
+@flow(name="demo-round", validate_parameters=False)
+def demo_round(
+    path: Path | str,
+    campaign: str,
+    settings: Settings,
+    start: datetime,
+    days: int,
+    # Typed loosely: Prefect builds a parameter schema, and a live world cannot be described in one.
+    world: Any,
+    cadence: CadenceSpec | None = None,
+) -> RoundResult:
+    """The round from `start` for `days` days of business time."""
+    end = start + timedelta(days=days)
+    result = RoundResult(run_campaign(path, campaign, None, settings, start, cadence=cadence), end)
+    result.flow_run_id, result.flow_run_name = str(flow_run.get_id() or ""), str(flow_run.get_name() or "")
+    if result.campaign.status == "refused":
+        return result
+    now = start
+    due = [result.campaign.next_due]
+    while True:
+        now = _on_schedule(min(max(min((d for d in due if d is not None), default=now + MAX_JUMP), now + MIN_JUMP),
+                               now + MAX_JUMP))  # fmt: skip
+        if now >= end:
+            break
+        world.advance(now)
+        # The sweep's own code and tasks, recorded in this flow run: a flow run of its own for each
+        # of a few hundred sweeps would cost Prefect most of a second apiece.
+        result.sweeps.append(sweep.fn(settings, now, cadence=cadence, publish_warm_list=False))
+        due = [result.sweeps[-1].next_due, result.sweeps[-1].next_step_due]
+    world.advance(end)
+    publish_warm_candidates(settings, end)
+    result.report, result.report_files = response_report(settings, None, end)
+    get_run_logger().info("demo round: %d sweeps, report %s", len(result.sweeps), result.report_files.get("html"))
+    return result
+
+
+def _on_schedule(moment: datetime) -> datetime:
+    """The first quarter-hour at or after `moment`."""
+    past = timedelta(minutes=moment.minute % 15, seconds=moment.second, microseconds=moment.microsecond)
+    return moment if not past else moment - past + MIN_JUMP
