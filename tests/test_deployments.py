@@ -3,64 +3,21 @@ its own on a free port, then every deployment and its schedule read back from th
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.prefect_server import PREFECT, api, local_prefect_server
+
 ROOT = Path(__file__).resolve().parent.parent
-PREFECT = [sys.executable, "-m", "prefect"]
-# No proxy: an *_proxy variable in the environment would otherwise route 127.0.0.1 through it.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def api(base: str, path: str, body: dict | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{base}{path}", data=data, headers={"Content-Type": "application/json"})
-    with _OPENER.open(request, timeout=10) as answer:
-        return json.loads(answer.read())
 
 
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory):
-    """A Prefect server with a home of its own (its own SQLite database), stopped afterwards."""
-    home, port = tmp_path_factory.mktemp("prefect-home"), free_port()
-    base = f"http://127.0.0.1:{port}/api"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=base, PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_LOGGING_LEVEL="WARNING")  # fmt: skip
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120  # a busy 2-core machine can take a while to migrate its database
-        while True:
-            try:
-                api(base, "/health")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the Prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.25)
-        yield base, env
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+    with local_prefect_server(tmp_path_factory.mktemp("prefect-home")) as server:
+        yield server
 
 
 def test_prefect_deploy_all_creates_every_deployment_with_its_schedule(prefect_server):

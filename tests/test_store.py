@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from followup.models import Batch, BatchStatus, Candidate, CandidateChange, Decision, MessageStatus
-from followup.store import bulk, open_ledger
+from followup.store import bulk, migrate, open_ledger
 from followup.store.batches import BatchRecord, find_imported, record_refusal, store_batch
 
 TABLES = {"batches", "candidates", "decisions", "candidate_changes", "messages", "events", "responses", "suppressions"}
@@ -55,6 +58,26 @@ def test_migrations_create_every_table_on_first_use(ledger_url):
     assert TABLES <= set(sa.inspect(engine).get_table_names())
     # Opening again is a no-op, not a second migration.
     assert open_ledger(ledger_url) is engine
+
+
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
+def test_two_workers_starting_on_an_empty_ledger_at_once_both_migrate_it(ledger_url):
+    """Workers on several machines may all start on a new PostgreSQL ledger together: each one
+    migrates on first use, and none may fail on tables another is creating that moment."""
+    engines = [sa.create_engine(ledger_url) for _ in range(2)]  # a pool of its own each, as two processes
+    together = threading.Barrier(len(engines))
+
+    def start(engine) -> None:
+        together.wait()
+        migrate(engine)
+
+    try:
+        with ThreadPoolExecutor(len(engines)) as pool:
+            list(pool.map(start, engines))  # re-raises what either migration raised
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert TABLES <= set(sa.inspect(open_ledger(ledger_url)).get_table_names())
 
 
 def test_the_migrations_build_exactly_the_tables_the_models_declare(ledger_url):

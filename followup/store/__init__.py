@@ -31,20 +31,35 @@ def _head_revision() -> str:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
+# The first key of the advisory lock that serialises migrations on PostgreSQL (the second is the
+# schema's): any fixed number no other code on the database locks with.
+_MIGRATION_LOCK = 0x466F6C6C  # "Foll"
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it is already there."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
+    head = _head_revision()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
-    if current == _head_revision():
+    if current == head:
         return
-    if current is None:
-        log.debug("creating the ledger's tables")
-    else:
-        log.info("migrating the ledger's schema from revision %s to the newest", current)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Workers on several machines may start on a new ledger together: without the lock
+            # each would create the same tables and all but one fail. The lock ends with the
+            # transaction; whoever waited for it reads the revision again and finds it done.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+                         {"key": _MIGRATION_LOCK})  # fmt: skip
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current == head:
+                return
+        if current is None:
+            log.debug("creating the ledger's tables")
+        else:
+            log.info("migrating the ledger's schema from revision %s to the newest", current)
         command.upgrade(_alembic_config(conn), "head")
 
 

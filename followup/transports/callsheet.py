@@ -10,6 +10,7 @@ through `followup outcomes import`.
 from __future__ import annotations
 
 import csv
+import fcntl
 import os
 import threading
 from pathlib import Path
@@ -39,12 +40,15 @@ class CallSheetTransport:
         row = {**envelope.call_sheet, **{k: envelope.custom_args.get(k, "") for k in COLUMNS[4:]}}
         with self._lock:
             path.parent.mkdir(parents=True, exist_ok=True)
-            new = not path.exists()
             # Owner-only, as every file of personal data we write: names, phone numbers, scripts.
             handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with open(handle, "a", encoding="utf-8", newline="") as sheet:
+                # Senders in other processes (several workers on one data dir) append to the same
+                # sheet: under the lock only one finds it empty and writes the header, and rows
+                # never interleave. The kernel drops the lock with the process, killed or not.
+                fcntl.flock(handle, fcntl.LOCK_EX)
                 writer = csv.writer(sheet)
-                if new:
+                if os.fstat(handle).st_size == 0:
                     writer.writerow(COLUMNS)
                 writer.writerow([neutralise(str(row.get(column, ""))) for column in COLUMNS])
                 # Closing hands the row to the OS before the ledger says sent, so a killed

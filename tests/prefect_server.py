@@ -1,0 +1,74 @@
+"""A Prefect server of a test's own on a free port, as a user starts one (`prefect server start`),
+and its REST API. Imported as `tests.prefect_server`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+PREFECT = [sys.executable, "-m", "prefect"]
+# No proxy: an *_proxy variable in the environment would otherwise route 127.0.0.1 through it.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def api(base: str, path: str, body: dict | None = None, attempts: int = 5):
+    """The JSON answer; a 503 is tried again after a pause, as Prefect's own client does: a busy
+    server on SQLite answers 503 while its database is locked."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base}{path}", data=data, headers={"Content-Type": "application/json"})
+    for attempt in range(1, attempts + 1):
+        try:
+            with _OPENER.open(request, timeout=30) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or attempt == attempts:
+                raise
+            time.sleep(attempt)
+
+
+@contextmanager
+def local_prefect_server(home: Path, **settings: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A server with a home of its own (its own SQLite database), stopped afterwards; yields its
+    API URL and the environment that reaches it (the caller's PREFECT_* settings left out).
+    `settings`: more of the server's settings (PREFECT_SERVER_...)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=base, PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_LOGGING_LEVEL="WARNING")  # fmt: skip
+    home.mkdir(parents=True, exist_ok=True)
+    log = (home / "server.log").open("w")
+    server = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env={**env, **settings}, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120  # a busy 2-core machine can take a while to migrate its database
+        while True:
+            try:
+                api(base, "/health")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the Prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.25)
+        yield base, env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
