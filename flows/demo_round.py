@@ -10,6 +10,7 @@ The world (the sandbox's candidates, the receiver, the recruiters) is handed in 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,7 @@ class RoundResult:
     report_files: dict[str, str] = field(default_factory=dict)
     flow_run_id: str = ""
     flow_run_name: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)  # real time each stage took
 
 
 @flow(name="demo-round", validate_parameters=False)
@@ -57,7 +59,9 @@ def demo_round(
 ) -> RoundResult:
     """The round from `start` for `days` days of business time."""
     end = start + timedelta(days=days)
+    began = time.monotonic()
     result = RoundResult(run_campaign(path, campaign, None, settings, start, cadence=cadence), end)
+    result.seconds["campaign"] = round(time.monotonic() - began, 1)
     result.flow_run_id, result.flow_run_name = str(flow_run.get_id() or ""), str(flow_run.get_name() or "")
     if result.campaign.status == "refused":
         return result
@@ -74,8 +78,10 @@ def demo_round(
         result.sweeps.append(sweep.fn(settings, now, cadence=cadence, publish_warm_list=False))
         due = [result.sweeps[-1].next_due, result.sweeps[-1].next_step_due]
     world.advance(end)
+    result.seconds["follow_ups"] = round(time.monotonic() - began - result.seconds["campaign"], 1)
     publish_warm_candidates(settings, end)
     result.report, result.report_files = response_report(settings, None, end)
+    result.seconds["report"] = round(time.monotonic() - began - sum(result.seconds.values()), 1)
     get_run_logger().info("demo round: %d sweeps, report %s", len(result.sweeps), result.report_files.get("html"))
     return result
 

@@ -11,7 +11,7 @@ Last, the candidates warming up become a Markdown artifact (key "warm-candidates
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from followup.cadence.spec import CadenceSpec
+from followup.clock import business_time
 from followup.config import Settings, load_settings
 from followup.sending.setup import SendSetup
 from followup.stages.engagement import EngagementSetup
@@ -60,7 +61,7 @@ def sweep(
     `publish_warm_list`: False leaves out the warm-list artifact (the demo's round, which sweeps
     hundreds of times in a minute, publishes one at its end)."""
     settings = settings or load_settings()
-    business_now = business_now or datetime.now(timezone.utc)
+    business_now = business_time(business_now)
     setup = SendSetup.of(settings)
     summary = SweepSummary()
     recovered = recover_claims(setup)

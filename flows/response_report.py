@@ -8,12 +8,13 @@ the summary and recommendations as Markdown).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from followup.clock import business_time
 from followup.config import Settings, load_settings
 from followup.stages.reporting import ReportSetup, channel_rows, markdown_summary
 from tasks.reporting import build_report, write_report_files
@@ -29,7 +30,7 @@ def response_report(
 ) -> tuple[dict, dict[str, str]]:
     """(the document, the paths of the files written). `until` defaults to now (the business clock)."""
     settings = settings or load_settings()
-    until = until or datetime.now(timezone.utc)
+    until, since = business_time(until), None if since is None else business_time(since)
     setup = ReportSetup.of(settings, out_dir)
     document = build_report(setup, since, until, campaign)
     files = write_report_files(document, setup.out_dir)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 # Telemetry off before any test imports Great Expectations or Prefect.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client telemetry: no call to the internet
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 import pytest

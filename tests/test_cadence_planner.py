@@ -473,3 +473,39 @@ def test_the_hold_never_keeps_a_call_or_a_meeting_nor_the_first_email_of_a_caden
 def test_a_held_nudge_past_the_offer_deadline_ends_the_cadence_rather_than_waiting():
     offer = offer_sent(offer_deadline=local(NEW_YORK, 2026, 11, 17, 0, 0))
     verdict(next_step(HOLD, US, offer, DUE), "ended")
+
+
+# --- an in-person invitation comes before its meeting ------------------------------------------------
+
+
+def test_a_meeting_invitation_is_left_out_of_the_timing_experiment_and_goes_in_the_first_window():
+    """Its meeting fixes when it must go: a drawn delay of days could put the invitation after it."""
+    candidate = drawn(3)
+    meeting = local(NEW_YORK, 2026, 11, 18, 10, 0)
+    invited = facts(candidate_id=candidate, channel="in_person", has_place=True, meeting_at=meeting)
+    first = plan(first_step(TRIAL, US, invited, STEP0, "autumn"))
+    assert (first.channel, first.arm, first.delay_days, first.hour) == ("in_person", None, None, None)
+    assert first.opens == STEP0 < meeting
+    # Without a meeting time the invitation is in the experiment as any first message.
+    assert plan(first_step(TRIAL, US, replace(invited, meeting_at=None), STEP0, "autumn")).arm == "timing"
+
+
+def test_an_invitation_that_could_only_go_after_its_meeting_goes_by_email():
+    """A rejection waits a business day; the meeting was sooner. An invitation to the past would
+    only confuse: the candidate hears by email."""
+    decided = local(NEW_YORK, 2026, 11, 16, 9, 30)
+    meeting = local(NEW_YORK, 2026, 11, 16, 15, 0)
+    rejected = facts(decision="reject", channel="in_person", has_place=True, decided_at=decided, meeting_at=meeting)
+    first = plan(first_step(SPEC, US, rejected, decided, "autumn"))
+    assert first.channel == "email" and first.opens > meeting
+    assert "by email: the meeting (2026-11-16 15:00) comes before an invitation could go" in first.note
+    # With the meeting after that first window, the invitation goes as planned.
+    later = replace(rejected, meeting_at=local(NEW_YORK, 2026, 11, 19, 15, 0))
+    assert plan(first_step(SPEC, US, later, decided, "autumn")).channel == "in_person"
+
+
+def test_a_nudge_that_would_invite_to_a_past_meeting_goes_by_email():
+    meeting = utc(2026, 11, 10, 15, 0)
+    due = next_step(SPEC, US, after_two_nudges(has_phone=False, has_place=True, meeting_at=meeting),
+                    utc(2026, 11, 16, 15, 0))  # fmt: skip
+    assert plan(due).channel == "email" and "comes before an invitation could go" in plan(due).note

@@ -21,6 +21,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from followup.cadence.calendar import (
+    Window,
     add_business_days,
 )
 from followup.cadence.spec import OWN_CHANNEL, CadenceSpec, Step
@@ -100,6 +101,7 @@ class CadenceFacts:
     # opt-out) or "email" (a hard bounce: the address is bad, the person has not said no).
     blocked: str | None = None
     stopped: str | None = None  # `followup stop`'s reason
+    meeting_at: datetime | None = None  # the row's meeting_at: an in-person invitation must come before it
 
 
 class Plan(NamedTuple):
@@ -223,12 +225,14 @@ def first_step(
         return Verdict("ended", "no channel can reach the candidate")
     base = max(facts.decided_at or now, now)
     note = "first message"
+    meeting = CHANNELS[channel].calendar_invite and facts.meeting_at is not None
     if facts.decision == "reject" and spec.reject_delay_business_days:
         decided = (facts.decided_at or now).astimezone(reach.zone)
         day = add_business_days(decided.date(), spec.reject_delay_business_days, reach.country)
         base = max(datetime.combine(day, decided.time(), tzinfo=reach.zone), now)
         note = f"{spec.reject_delay_business_days} business day after the decision"
-    arm, delay, hour = draw(spec, campaign, facts.candidate_id)
+    # A meeting fixes when its invitation must go: the timing experiment leaves it out.
+    arm, delay, hour = (None, None, None) if meeting else draw(spec, campaign, facts.candidate_id)
     if arm == "timing":
         if delay:
             # Counted from the day the step would otherwise go (a Saturday's offer goes Monday, so
@@ -237,9 +241,21 @@ def first_step(
             base = _local_start(add_business_days(due.date(), delay, reach.country), reach.zone)
         note += f"; timing experiment: +{delay} business days at {hour:02d}:00"
     window = window_for(spec, reach, channel, base, hour)
+    channel, window, note = _before_the_meeting(spec, facts, reach, channel, window, base, note)
     return _within_deadline(facts, reach, Plan(
         0, step.kind, channel, _utc(window.opens), _utc(window.closes), note, None, arm, delay, hour,
     ))  # fmt: skip
+
+
+def _before_the_meeting(spec: CadenceSpec, facts: CadenceFacts, reach: Reach, channel: str, window: Window,
+                        base: datetime, note: str) -> tuple[str, Window, str]:  # fmt: skip
+    """An invitation whose window opens at or after its meeting would invite the candidate to the
+    past: it goes by email instead (the last resort), in email's window."""
+    if not (CHANNELS[channel].calendar_invite and facts.meeting_at is not None and window.opens >= facts.meeting_at):
+        return channel, window, note
+    held = facts.meeting_at.astimezone(reach.zone)
+    return (LAST_RESORT, window_for(spec, reach, LAST_RESORT, base),
+            f"{note}; by email: the meeting ({held:%Y-%m-%d %H:%M}) comes before an invitation could go")
 
 
 def next_step(
@@ -303,8 +319,10 @@ def next_step(
         if postponed and moment > now:
             return Verdict("waiting", f"step {index} {postponed}", moment)
         window = window_for(spec, reach, channel, max(moment, now))
+        channel, window, note = _before_the_meeting(spec, facts, reach, channel, window, max(moment, now),
+                                                    postponed or note)  # fmt: skip
         plan = _within_deadline(facts, reach, Plan(
-            index, step.kind, channel, _utc(window.opens), _utc(window.closes), postponed or note, started,
+            index, step.kind, channel, _utc(window.opens), _utc(window.closes), note, started,
         ))  # fmt: skip
         if isinstance(plan, Plan) and not replies_tracked and _held_for_replies(spec, facts, channel):
             return Verdict("held", f"held: step {index} ({step.kind} by email): {REPLIES_NOT_TRACKED}")

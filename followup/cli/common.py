@@ -73,6 +73,9 @@ def quiet_services() -> None:
     """Telemetry off and Prefect's INFO chatter off the user's terminal, unless they asked otherwise."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's client reports usage to Prefect's servers unless told not to: nothing of ours
+    # calls the internet at run time (and its first-run notice would land on the user's terminal).
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "WARNING")
     # Prefect's temporary server gets 20 s to start by default; a busy machine (a campaign

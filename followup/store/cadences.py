@@ -42,6 +42,7 @@ _FACT_COLUMNS = (
     _C.c.phone.is_not(None), _D.c.recruiter_timezone, raw_time(_D.c.decided_at), raw_time(_D.c.offer_deadline),
     _T.c.reason, _D.c.meeting_location.is_not(None), _D.c.recruiter_phone.is_not(None), _C.c.email,
     _JM.c.step, _JM.c.kind, _JM.c.channel, _JM.c.status, raw_time(_JM.c.sent_at), _JM.c.last_error, _JM.c.campaign,
+    raw_time(_D.c.meeting_at),
 )  # fmt: skip
 
 
@@ -77,6 +78,7 @@ def _facts(engine: Engine, where: sa.ColumnElement[bool]) -> dict[int, CadenceFa
                 fact = CadenceFacts(
                     row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], read_time(row[8]),
                     read_time(row[9]), bool(row[11]), bool(row[12]), row[20], stopped=row[10],
+                    meeting_at=read_time(row[21]),
                 )  # fmt: skip
                 facts[fact.decision_id] = fact
                 emails[row[13]].append(fact)

@@ -35,6 +35,7 @@ def round_json(result, world, stats: dict, batch: Path) -> dict:
     document.update({
         "until": result.until.isoformat(),
         "sweeps": len(result.sweeps),
+        "seconds": result.seconds,
         "messages": dict(Counter(status for status, *_ in messages)),
         "sent": {"total": len(sent), "first": sum(1 for m in sent if m[2] == 0),
                  "follow_ups": sum(1 for m in sent if m[2] > 0 and m[3] != "reply_forward"),
@@ -60,7 +61,10 @@ def print_round(result, world, stats: dict, batch: Path) -> None:
         out.print(f"Refused: {doc['reason']}", markup=False)
         return
     say = lambda text: out.print(text, markup=False)  # noqa: E731  (names, paths: never markup)
-    say(f"Round of {imported['rows']:,} candidates ({batch}), played to {doc['until'][:16]} UTC in {doc['sweeps']} sweeps")
+    seconds = doc["seconds"]
+    say(f"Round of {imported['rows']:,} candidates ({batch}), played to {doc['until'][:16]} UTC in {doc['sweeps']} "
+        f"sweeps; it took {seconds['campaign']:.0f} s for the campaign, {seconds['follow_ups']:.0f} s for the "
+        f"follow-ups and {seconds['report']:.0f} s for the report")
     say(f"Imported: {imported['valid']:,} valid, {imported['quarantined']:,} quarantined"
         + (f" ({imported['quarantine_file']})" if imported["quarantine_file"] else ""))
     sent = doc["sent"]

@@ -156,8 +156,8 @@ class DemoWorld:
             self._recorded.update(row["message_key"] for row in rows)
 
     def _offline_due(self, now: datetime) -> list[tuple]:
-        """Voicemails left and invites sent by `now` whose outcome is not recorded yet; a meeting
-        counts once its start has passed."""
+        """Voicemails left and invitations sent by `now` whose outcome is not recorded yet; a
+        meeting counts once its start has passed (and its invitation came before it)."""
         with open_ledger(self.settings.ledger_url).connect() as conn:
             found = conn.execute(
                 sa.select(Message.message_key, Message.candidate_id, Message.kind, Message.channel, Message.sent_at,
@@ -168,7 +168,7 @@ class DemoWorld:
             ).all()  # fmt: skip
         # SQLite hands its times back without their zone: they are UTC.
         found = [(*row[:4], aware(row[4]), aware(row[5])) for row in found if row[0] not in self._recorded]
-        return [row for row in found if row[3] == "voicemail" or (row[5] is not None and row[5] <= now)]
+        return [row for row in found if row[3] == "voicemail" or (row[5] is not None and row[4] < row[5] <= now)]
 
 
 _NOTES = {
