@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import html as html_lib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,7 +35,7 @@ from followup.store.owners import Owner
 from followup.tracking.inbound import InboundReply
 from followup.tracking.intent import read_reply
 from followup.tracking.reply_address import ReplyAddresses
-from followup.transports.base import Envelope, Transport
+from followup.transports.base import Envelope, SendOutcome, Transport
 
 log = logging.getLogger(__name__)
 
@@ -140,19 +141,25 @@ def forward_replies(setup: SendSetup, email: Transport | None = None) -> dict[st
     # where one after a claim would leave them in `sending`, unknown to the next sweep.
     from_email, from_name = sender_address(setup)
     transport = email or email_transport(setup.email)  # no connection until the first send
+    # A few at once, each claimed just before it goes: one at a time, a sweep with a round's
+    # replies to forward would wait a round trip to SendGrid for each. The threads start on the
+    # first forward; the answers are settled here, one by one.
     try:
-        while batch := store.claim_forwards(engine, owner):
-            for forward in batch:
-                counts[_forward_one(engine, owner, transport, forward, from_email, from_name)] += 1
+        with ThreadPoolExecutor(_FORWARDS_AT_ONCE, thread_name_prefix="followup-forward") as pool:
+            while batch := store.claim_forwards(engine, owner, limit=_FORWARDS_AT_ONCE):
+                outcomes = pool.map(transport.send, [forward_envelope(f, from_email, from_name) for f in batch])
+                for forward, outcome in zip(batch, outcomes):
+                    counts[_settle(engine, owner, forward, outcome)] += 1
     finally:
         if email is None:
             transport.close()
     return counts
 
 
-def _forward_one(engine, owner: Owner, transport: Transport, forward: store.Forward, from_email: str,
-                 from_name: str | None) -> str:  # fmt: skip
-    outcome = transport.send(forward_envelope(forward, from_email, from_name))
+_FORWARDS_AT_ONCE = 8
+
+
+def _settle(engine, owner: Owner, forward: store.Forward, outcome: SendOutcome) -> str:
     if outcome.status == "sent":
         store.settle_forward(engine, forward.id, owner, ForwardStatus.SENT, provider_id=outcome.provider_message_id)
         return "forwarded"

@@ -27,6 +27,7 @@ from followup.cli.demo.summary import LOG_NAME, print_round, round_json
 
 DEMO_EXPERIMENT_SHARE = 0.3
 DEMO_CAMPAIGN = "demo-round"
+DEMO_SEND_CONCURRENCY = 32
 
 
 @app.command()
@@ -78,6 +79,9 @@ def demo(
         "senders": 1,
         "send_rate": None,
         "daily_cap": None,
+        # A sweep starts a thread for each request it may have in flight: the round's few hundred
+        # sweeps send a handful each, and 32 at 50 ms still send 600 a second.
+        "send_concurrency": min(settings.send_concurrency, DEMO_SEND_CONCURRENCY),
     })  # fmt: skip
     progress = RoundProgress(err, start, days, enabled=not as_json)
     # The round's own output is the summary: a library's deprecation notice is not for this user.
