@@ -6,7 +6,7 @@ project, all in one run.
   sendgrid, SENDGRID_API_HOST at a sandbox of its own, a fresh data dir, Prefect's temporary
   server unless PREFECT_API_URL names one): import, validate, plan, render, send, outcome. Where
   its time went comes from the flow's own task runs (read from Prefect's database when it is
-  the SQLite file under PREFECT_HOME).
+  the SQLite file under PREFECT_HOME, as for the temporary server or a local one on that home).
 - **send stage alone**: the same batch imported, planned and rendered into another fresh ledger
   by the plain stage functions (each timed, no Prefect), then the send stage timed on it against
   a fresh sandbox, as the flow runs it (followup.stages.sending).
@@ -105,9 +105,8 @@ def sandbox_config(latency_ms: float):
 
 
 def prefect_db() -> Path | None:
-    """Prefect's SQLite database, where the temporary server records the flow's task runs."""
-    if os.environ.get("PREFECT_API_URL"):
-        return None
+    """Prefect's SQLite database, where the temporary server (or a local one on the same home)
+    records the flow's task runs."""
     home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
     found = home / "prefect.db"
     return found if found.is_file() else None
