@@ -30,7 +30,11 @@ def machine() -> str:
 
 
 def followup_command() -> str:
-    """The `followup` entry point of the interpreter running the benchmark."""
+    """`bin/followup`, as a user runs it from a clone (it checks the checkout's .venv, then runs
+    its entry point); else the entry point beside the interpreter running the benchmark."""
+    script = Path(__file__).resolve().parent.parent / "bin" / "followup"
+    if script.is_file():
+        return str(script)
     return shutil.which("followup") or str(Path(sys.executable).with_name("followup"))
 
 

@@ -2,7 +2,7 @@
 50 ms latency, beside the send stage alone and the two ways one would write it without the
 project, all in one run.
 
-- **whole run**: `followup run FILE` as a subprocess, as a user runs it (FOLLOWUP_TRANSPORT=
+- **whole run**: `bin/followup run FILE` as a subprocess, as a user runs it (FOLLOWUP_TRANSPORT=
   sendgrid, SENDGRID_API_HOST at a sandbox of its own, a fresh data dir, Prefect's temporary
   server unless PREFECT_API_URL names one): import, validate, plan, render, send, outcome. Where
   its time went comes from the flow's own task runs (read from Prefect's database when it is

@@ -2,15 +2,15 @@
 section with the machine and each script's one-line summary appended to BENCHMARKS.md (earlier
 sections stay), and every script's JSON document in one file under benchmarks/results/.
 
-    python benchmarks/run_all.py [--quick] [--only NAME ...] [--no-record]
+    python benchmarks/run_all.py [--quick] [--only NAME ...] [--timeout S] [--no-record]
 
 Default sizes are each script's own (the issue's: a million rows, a 100,000-message campaign,
 and so on: about an hour here). `--quick` runs each at a size that takes seconds to a minute, to
 check that the scripts work; their figures are not the targets' and say so in the section.
 
 One script at a time, since the machine is small and shared: the load average before and after
-each is recorded beside its figures. A script that fails is recorded with its exit code and the
-end of its stderr, and the others still run.
+each is recorded beside its figures. A script that fails (or outlasts --timeout) is recorded
+with its exit code and the end of its stderr, and the others still run.
 """
 
 from __future__ import annotations
@@ -72,10 +72,15 @@ def documents(stdout: str) -> tuple[dict | None, str]:
     return document, lines[-1] if lines else ""
 
 
-def run(script: Path, quick: bool) -> dict:
+def run(script: Path, quick: bool, timeout_s: float | None) -> dict:
     args = QUICK.get(script.name, []) if quick else []
     before, started = load(), time.perf_counter()
-    done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=ROOT)
+    try:
+        done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=ROOT,
+                              timeout=timeout_s)  # fmt: skip
+    except subprocess.TimeoutExpired as late:
+        out = late.stdout.decode(errors="replace") if isinstance(late.stdout, bytes) else late.stdout or ""
+        done = subprocess.CompletedProcess(late.cmd, -1, out, f"stopped after {timeout_s:g} s")
     seconds = time.perf_counter() - started
     document, summary = documents(done.stdout)
     return {
@@ -141,6 +146,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these scripts (e.g. send_bench)")
     parser.add_argument("--no-record", action="store_true", help="print, but leave BENCHMARKS.md as it is")
     parser.add_argument("--benchmarks-file", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--timeout", type=float, metavar="S", help="stop a script after S seconds (exit -1)")
     opts = parser.parse_args()
 
     host, commit = machine(), git("rev-parse", "--short", "HEAD")
@@ -150,7 +156,7 @@ def main() -> None:
     results = []
     for script in scripts(opts.only):
         print(f"running {script.name} …", file=sys.stderr, flush=True)
-        results.append(run(script, opts.quick))
+        results.append(run(script, opts.quick, opts.timeout))
         print(f"  {results[-1]['seconds']:.0f} s, exit {results[-1]['exit_code']}: {results[-1]['summary']}",
               file=sys.stderr, flush=True)  # fmt: skip
     json_file = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M', time.gmtime())}{'-quick' if opts.quick else ''}.json"
