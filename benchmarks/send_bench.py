@@ -8,12 +8,13 @@ own process with added latency, and times, side by side in one run:
   a claim, claim, send, record; FOLLOWUP_SENDERS processes of FOLLOWUP_SEND_CONCURRENCY threads),
   then checks that every message it may send is `sent`, and the sandbox accepted each message_key
   exactly once, under the X-Message-Id the ledger stored;
-- a plain serial loop over the official client, SendGridAPIClient(...).send(Mail(...));
-- `followup run` end to end on a generated batch, when the command exists (--run-rows 0: skip).
+- a plain serial loop over the official client, SendGridAPIClient(...).send(Mail(...)).
+
+`followup run` end to end, beside the send stage on the same rendered ledger, is
+campaign_bench.py's.
 
     python benchmarks/send_bench.py [--messages 100000] [--latency-ms 50] [--senders N]
-        [--concurrency N] [--serial-messages 100] [--database-url URL] [--run-rows 100000]
-        [--held-share 0.01]
+        [--concurrency N] [--serial-messages 100] [--database-url URL] [--held-share 0.01]
 
 The rows carry what a cadence's step carries (issue F4): a send window (scheduled_for,
 window_closes) and when the cadence began (cadence_started_at), so the claim checks the window
@@ -33,18 +34,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from benchkit import API_KEY, FROM_EMAIL, FROM_NAME, NOW, load, machine, rendered_offers, serial_official_client
+from benchkit import time_send_stage
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -52,23 +52,8 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 TARGET_RATE = 1_000.0
 TARGET_RATIO = 50.0
 CAMPAIGN = "bench"
-NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 CADENCE_STARTED = NOW - timedelta(days=3)
-API_KEY = "SG.bench"
-FROM_EMAIL, FROM_NAME = "jobs@acme.example", "Acme Recruiting"
 _SEED_CHUNK = 20_000
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def rendered_offers() -> list:
-    """Real offer emails from the built-in templates, one per sample offer candidate."""
-    from followup.rendering import Renderer, sample_contexts
-
-    renderer = Renderer()
-    return [renderer.render("offer", "email", c) for c in sample_contexts() if c.get("decision") == "offer"]
 
 
 def held(n: int, share: float) -> str | None:
@@ -147,52 +132,6 @@ def seed(url: str, messages: int, held_share: float) -> dict:
     }
 
 
-def process_cpu_s(pid: int | None) -> float:
-    """User + system CPU seconds of a live process, from /proc."""
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_s(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
-
-
-def time_send_stage(settings, sandbox) -> dict:
-    """The send stage as the campaign flow runs it: recover what dead senders left, then send."""
-    from followup.sending.setup import SendSetup
-    from followup.stages.sending import recover, send_stage
-    from followup.store import close_ledgers
-
-    close_ledgers()  # the senders open their own connections; the seeding one is not needed
-    own, children, server = cpu_s(resource.RUSAGE_SELF), cpu_s(resource.RUSAGE_CHILDREN), process_cpu_s(sandbox.pid)
-    started = time.perf_counter()
-    setup = SendSetup.of(settings)
-    recover(setup)
-    report = send_stage(setup, business_now=NOW, campaign=CAMPAIGN)
-    seconds = time.perf_counter() - started
-    # Sender processes are counted once they have been waited for, which send_stage does.
-    senders_cpu = cpu_s(resource.RUSAGE_SELF) - own + cpu_s(resource.RUSAGE_CHILDREN) - children
-    sandbox_cpu = process_cpu_s(sandbox.pid) - server
-    return {
-        "seconds": round(seconds, 2),
-        "messages_per_s": round(report.sent / seconds, 1),
-        "report": {"sent": report.sent, "failed": report.failed, "retry_wait": report.retry_wait,
-                   "unknown": report.unknown, "suppressed": report.suppressed, "cancelled": report.cancelled,
-                   "moved": report.moved, "requests": report.requests, "paused": report.paused,
-                   "errors": dict(report.errors)},  # fmt: skip
-        "cpu_s": {"senders": round(senders_cpu, 2), "sandbox": round(sandbox_cpu, 2)},
-        "cpu_us_per_message": {
-            "senders": round(1e6 * senders_cpu / max(report.sent, 1)),
-            "sandbox": round(1e6 * sandbox_cpu / max(report.sent, 1)),
-        },
-        "cores_busy": round((senders_cpu + sandbox_cpu) / seconds, 2),
-    }
-
-
 # What becomes of a held message: a reply cancels it, a bounce suppresses it, and one whose window
 # closed moves to the next window, which at NOW (09:00 UTC on a Thursday) is open already.
 _HELD_STATUS = {None: "sent", "replied": "cancelled", "bounced": "suppressed", "closed": "sent"}
@@ -237,66 +176,6 @@ def verify(url: str, sandbox, expected: Counter) -> dict:
     return checks
 
 
-def serial_official_client(sandbox, count: int) -> dict:
-    """The plain loop the issue compares against: the official client, one message after another."""
-    from sendgrid import SendGridAPIClient
-    from sendgrid.helpers.mail import CustomArg, Mail
-
-    offer = rendered_offers()[0]
-    client = SendGridAPIClient(api_key=API_KEY, host=sandbox.url)
-    started = time.perf_counter()
-    for n in range(count):
-        mail = Mail(from_email=(FROM_EMAIL, FROM_NAME), to_emails=f"serial.{n}@example.com", subject=offer.subject,
-                    plain_text_content=offer.text, html_content=offer.html)  # fmt: skip
-        mail.custom_arg = CustomArg("message_key", f"serial:{n}")
-        response = client.send(mail)
-        if response.status_code != 202:
-            raise RuntimeError(f"the sandbox answered {response.status_code} to the serial loop")
-    seconds = time.perf_counter() - started
-    return {"messages": count, "seconds": round(seconds, 2), "messages_per_s": round(count / seconds, 1)}
-
-
-def followup_run(rows: int, latency_ms: float, settings_env: dict) -> dict:
-    """`followup run` end to end on a generated batch, against a sandbox of its own."""
-    followup = shutil.which("followup") or str(Path(sys.executable).with_name("followup"))
-    if subprocess.run([followup, "run", "--help"], capture_output=True).returncode != 0:
-        return {"skipped": "there is no `followup run` command yet"}
-    from followup.sandbox import Sandbox, SandboxConfig
-    from followup.samples import generate_batch, write_batch
-
-    workdir = Path(tempfile.mkdtemp(prefix="send-bench-run-"))
-    try:
-        frame = generate_batch(rows, seed=11, bad_share=0.0, channel_mix=(1.0, 0.0, 0.0), now=NOW)
-        batch = write_batch(frame, workdir / "batch.csv")
-        config = SandboxConfig(api_key=API_KEY, latency_ms=latency_ms, validate_share=0.01)
-        with Sandbox(config, process=True) as sandbox:
-            env = {**os.environ, **settings_env, "FOLLOWUP_DATA_DIR": str(workdir / "data"),
-                   "SENDGRID_API_HOST": sandbox.url}  # fmt: skip
-            env.pop("FOLLOWUP_DATABASE_URL", None)
-            started = time.perf_counter()
-            done = subprocess.run(
-                [followup, "run", str(batch), "--campaign", "bench-run", "--now", NOW.isoformat(), "--json"],
-                env=env, capture_output=True, text=True,
-            )  # fmt: skip
-            seconds = time.perf_counter() - started
-            stats = sandbox.stats()
-        try:
-            summary = json.loads(done.stdout)
-        except ValueError:
-            summary = None
-        return {
-            "rows": rows,
-            "seconds": round(seconds, 2),
-            "exit_code": done.returncode,
-            "accepted_by_sandbox": stats["accepted"],
-            "answers": stats["answers"],
-            "summary": summary,
-            "stderr_tail": done.stderr[-2000:] if done.returncode else None,
-        }
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -307,7 +186,6 @@ def main() -> None:
     parser.add_argument("--validate-share", type=float, default=0.01,
                         help="share of bodies the sandbox checks against SendGrid's schema")  # fmt: skip
     parser.add_argument("--database-url", help="a PostgreSQL ledger (an empty schema); default: SQLite in a temp dir")
-    parser.add_argument("--run-rows", type=int, default=100_000, help="rows for `followup run`; 0: skip it")
     parser.add_argument("--held-share", type=float, default=0.01,
                         help="share of messages a reply, a bounce or a closed window holds back")  # fmt: skip
     opts = parser.parse_args()
@@ -334,19 +212,11 @@ def main() -> None:
         )
         serial = serial_official_client(sandbox, opts.serial_messages)
         load_at_start = load()
-        stage = time_send_stage(settings, sandbox)
+        stage = time_send_stage(settings, sandbox, NOW, CAMPAIGN)
         load_after = load()
         checks = verify(url, sandbox, expected_statuses(opts.messages, opts.held_share))
         sandbox_stats = sandbox.stats()
     shutil.rmtree(workdir, ignore_errors=True)
-    run = (
-        followup_run(opts.run_rows, opts.latency_ms, {
-            "FOLLOWUP_TRANSPORT": "sendgrid", "SENDGRID_API_KEY": API_KEY, "FOLLOWUP_FROM_EMAIL": FROM_EMAIL,
-            "FOLLOWUP_SENDERS": str(settings.senders), "FOLLOWUP_SEND_CONCURRENCY": str(settings.send_concurrency),
-        })  # fmt: skip
-        if opts.run_rows
-        else {"skipped": "--run-rows 0"}
-    )
     ratio = stage["messages_per_s"] / serial["messages_per_s"]
     result = {
         "benchmark": "send_stage",
@@ -356,7 +226,7 @@ def main() -> None:
         "sandbox_validate_share": opts.validate_share,
         "ledger": sa.make_url(url).get_backend_name(),
         "settings": {"senders": settings.senders, "send_concurrency": settings.send_concurrency},
-        "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()} Python {platform.python_version()}",
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "load_average": {"before_seeding": load_before, "stage_start": load_at_start, "stage_end": load_after},
         "seed": seeded,
@@ -365,17 +235,15 @@ def main() -> None:
         "sandbox": {key: sandbox_stats[key] for key in ("mail_send_requests", "connections", "answers")},
         "serial_official_client": serial,
         "speedup_over_serial": round(ratio, 1),
-        "followup_run": run,
         "targets": {"messages_per_s": TARGET_RATE, "speedup_over_serial": TARGET_RATIO},
         "met": stage["messages_per_s"] >= TARGET_RATE and ratio >= TARGET_RATIO and checks["ok"],
     }
     print(json.dumps(result, indent=2))
-    run_text = f"{run['seconds']:.1f} s" if "seconds" in run else run["skipped"]
     print(
         f"send stage: {stage['report']['sent']:,} messages in {stage['seconds']:.1f} s = "
         f"{stage['messages_per_s']:,.0f}/s ({settings.senders} x {settings.send_concurrency} threads, "
         f"{opts.latency_ms:g} ms latency, exactly once: {'yes' if checks['ok'] else 'NO'}); "
-        f"serial official client {serial['messages_per_s']:.1f}/s, x{ratio:.0f}; followup run: {run_text}; "
+        f"serial official client {serial['messages_per_s']:.1f}/s, x{ratio:.0f}; "
         f"load {load_at_start[0]}-{load_after[0]} (targets >= {TARGET_RATE:,.0f}/s, x{TARGET_RATIO:.0f})"
     )
     if not checks["ok"]:

@@ -19,14 +19,16 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from followup.config import Settings, load_settings
+from followup.sending import SendReport
 from followup.sending.setup import SendSetup
 from followup.stages.importing import ImportSummary
+from followup.stages.overlap import rendering_underway
 from followup.cadence.spec import CadenceSpec
 from followup.stages.planning import PlanResult, PlanSetup, default_campaign_name
 from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import CampaignSummary
 from flows.import_batch import import_batch
-from tasks.rendering import render_campaign
+from tasks.rendering import in_processes, planned_messages, render_campaign, render_in_background, render_ids
 from tasks.sending import (
     campaign_outcome,
     dry_run_outcome,
@@ -79,17 +81,39 @@ def run_campaign(
         summary.status, summary.reason = "refused", plan.refused
         return summary
     _count_planned(summary, plan)
-    _count_rendered(summary, render_campaign(
-        settings.ledger_url, name, RenderSetup.of(settings, templates_dir), business_now, settings.render_processes
-    ))  # fmt: skip
-    recover_claims(setup)
-    report = send_messages(setup, business_now, name, email)
+    report = _render_and_send(settings, setup, name, RenderSetup.of(settings, templates_dir), business_now, email,
+                              summary)  # fmt: skip
     summary.requests = report.requests
     if report.paused:
         summary.status, summary.reason = "paused", report.pause_reason
     summary, calls = campaign_outcome(settings.ledger_url, settings.call_sheet_dir, summary, business_now)
     _publish(summary, calls)
     return summary
+
+
+def _render_and_send(
+    settings: Settings,
+    setup: SendSetup,
+    name: str,
+    render_setup: RenderSetup,
+    business_now: datetime,
+    email: Any,
+    summary: CampaignSummary,
+) -> SendReport:
+    """Render, then send; a big campaign sends its first messages while the rest are rendered
+    (the senders wait for more until rendering ends), so rendering costs the run little time."""
+    ids = planned_messages(settings.ledger_url, name)
+    recover_claims(setup)
+    if not in_processes(ids, settings.render_processes):
+        _count_rendered(summary, render_ids(settings.ledger_url, ids, render_setup, business_now,
+                                            settings.render_processes))  # fmt: skip
+        return send_messages(setup, business_now, name, email)
+    with rendering_underway() as underway:
+        rendering = render_in_background(settings.ledger_url, ids, render_setup, business_now,
+                                         settings.render_processes, underway)  # fmt: skip
+        report = send_messages(setup, business_now, name, email, underway)
+        _count_rendered(summary, rendering.result())
+    return report
 
 
 def _count_planned(summary: CampaignSummary, plan: PlanResult) -> None:

@@ -1,5 +1,6 @@
 """Render-stage tasks: one task per chunk of planned message ids, or one task that spreads a
-big campaign's chunks over one process per core (followup.stages.rendering)."""
+big campaign's chunks over one process per core (followup.stages.rendering), which may go on
+while the campaign's first messages are sent (followup.stages.overlap)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from datetime import datetime
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 
 from followup.stages import rendering as stage
+from followup.stages.overlap import RenderingUnderway
 from followup.stages.rendering import PARALLEL_FROM, RenderSetup
 
 
@@ -32,14 +35,35 @@ def _render_in_processes(
     return stage.render_in_processes(ledger_url, ids, setup, now, processes)
 
 
+def render_in_background(
+    ledger_url: str, ids: list[int], setup: RenderSetup, now: datetime | None, processes: int,
+    underway: RenderingUnderway,
+) -> PrefectFuture:
+    """Render `ids` over `processes` workers in a thread of the flow while it goes on (to send
+    what is rendered); `underway` ends when the task does, failed or not, its retry included."""
+    future = _render_in_processes.submit(ledger_url, ids, setup, now, processes)
+    future.add_done_callback(lambda _: underway.finish())
+    return future
+
+
+def in_processes(ids: list[int], processes: int) -> bool:
+    """Whether a campaign this big renders over worker processes (and can send meanwhile)."""
+    return processes > 1 and len(ids) >= PARALLEL_FROM
+
+
 def render_campaign(
     ledger_url: str, campaign: str, setup: RenderSetup, now: datetime | None, processes: int
 ) -> dict[str, int]:
     """Render the campaign's planned messages: chunk by chunk in this process for a small
     campaign, over `processes` worker processes for a big one. Returns the counts rendered and
     failed. The campaign flow and the sweep both render through this one composition."""
-    ids = planned_messages(ledger_url, campaign)
-    if processes > 1 and len(ids) >= PARALLEL_FROM:
+    return render_ids(ledger_url, planned_messages(ledger_url, campaign), setup, now, processes)
+
+
+def render_ids(
+    ledger_url: str, ids: list[int], setup: RenderSetup, now: datetime | None, processes: int
+) -> dict[str, int]:
+    if in_processes(ids, processes):
         return _render_in_processes(ledger_url, ids, setup, now, processes)
     total = {"rendered": 0, "failed": 0}
     for chunk in stage.chunks(ids):

@@ -6,6 +6,7 @@ the flow never plans or sends anything twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -54,9 +55,13 @@ def due_campaigns(ledger_url: str, business_now: datetime) -> list[str]:
 # and a retry simply claims what is still due.
 @task(name="send-due", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1)
 def send_messages(
-    setup: SendSetup, business_now: datetime, campaign: str | None, email: Transport | None = None
+    setup: SendSetup,
+    business_now: datetime,
+    campaign: str | None,
+    email: Transport | None = None,
+    more_coming: Callable[[], bool] | None = None,
 ) -> SendReport:
-    return sending.send_stage(setup, business_now=business_now, campaign=campaign, email=email)
+    return sending.send_stage(setup, business_now=business_now, campaign=campaign, email=email, more_coming=more_coming)
 
 
 @task(name="campaign-outcome", cache_policy=NO_CACHE)

@@ -84,7 +84,9 @@ def run(
         _sending_settings(settings)
     from flows.campaign import run_campaign
     from followup.stages.planning import default_campaign_name
+    from followup.validation import prepare_in_background
 
+    prepare_in_background()  # while Prefect's server starts, rather than in the validation task
     name = campaign or default_campaign_name(file)
     if dry_run:  # it renders into a scratch ledger that nothing can watch: a spinner will do
         with err.status(Text(f"Dry run of {name}: importing, planning, rendering…"), spinner="dots"):

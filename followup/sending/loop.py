@@ -79,6 +79,7 @@ _LOOKAHEAD_MIN = 10_000
 # simply not claimed.
 _SLICE_FACTOR = 4
 _ERROR_LABEL_LENGTH = 120
+_AWAIT_RENDER_S = 0.5  # while more is on the way each look costs a look-ahead scan: look less often
 
 
 class _Result(NamedTuple):
@@ -99,15 +100,17 @@ def send_due(
     campaign: str | None = None,
     real_clock: Callable[[], float] = time.time,
     daily_cap: DailyAllowance | None = None,
+    more_coming: Callable[[], bool] | None = None,
 ) -> SendReport:
     """Send every message due at `business_now` (of `campaign`, or all), retrying within the run
     what comes due again within policy.wait_for_retries_s. `envelope_for(row)` builds the email
     from a claimed row (see sending.claim for its keys); when it raises, that message fails alone.
     Returns when nothing more is due, or when paused. With `daily_cap`, capped messages are
-    claimed only as far as the day's cap allows, all senders together."""
+    claimed only as far as the day's cap allows, all senders together. `more_coming()`: more on the way."""
     if policy.concurrency < 1:
         raise ValueError("SendPolicy.concurrency must be at least 1")
-    return _Sender(engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, daily_cap).run()
+    return _Sender(engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, daily_cap,
+                   more_coming).run()  # fmt: skip
 
 
 class _Settlement(NamedTuple):
@@ -119,7 +122,8 @@ class _Settlement(NamedTuple):
 
 
 class _Sender:
-    def __init__(self, engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, daily_cap):
+    def __init__(self, engine, transport, envelope_for, owner, policy, business_now, campaign, real_clock, daily_cap,
+                 more_coming):  # fmt: skip
         self.engine = engine
         self.transport = transport
         self.envelope_for = envelope_for
@@ -129,6 +133,7 @@ class _Sender:
         self.campaign = campaign
         self.real_clock = real_clock
         self.daily_cap = daily_cap
+        self.more_coming = more_coming
         self.channels: tuple[str, ...] | None = None  # all, except while the daily cap is spent
         self.started_real = real_clock()
         self.report = SendReport()
@@ -367,6 +372,13 @@ class _Sender:
         """Look again soon; with nothing in flight either, wait for a retry due soon, or finish."""
         self.next_claim_at = time.monotonic() + _POLL_S
         if self.in_flight:
+            return
+        if self.more_coming is not None:
+            if self.more_coming():
+                self.next_claim_at = time.monotonic() + _AWAIT_RENDER_S
+                return
+            # Over: the last look may have come before its last rows were stored. Look once more.
+            self.more_coming, self.next_claim_at = None, 0.0
             return
         retry_at = sending.next_retry_at(
             self.engine, business_now=self._business_clock(), campaign=self.campaign, channels=self.channels

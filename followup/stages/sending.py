@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+from collections.abc import Callable
 from datetime import datetime
 
 from followup.cadence.missed import after_close, offer_deadline
@@ -70,18 +71,22 @@ def send_stage(
     business_now: datetime,
     campaign: str | None = None,
     email: Transport | None = None,
+    more_coming: Callable[[], bool] | None = None,
 ) -> SendReport:
     """Send everything due (of `campaign`, or all). `email`: a transport already made (tests,
-    the demo); otherwise the setup chooses it, and setup.senders processes send.
+    the demo); otherwise the setup chooses it, and setup.senders processes send. `more_coming`
+    (picklable): while it is true the senders wait for more instead of finishing (rendering still
+    under way, followup.stages.overlap); what it brings is checked by each claim as anything is.
     Run recover() first, so a dead sender's claims are settled before anything is resent."""
     sender_address(setup)  # refuse before any process starts
     cancelled, moved = before_claims(setup, business_now, campaign)
     if setup.senders > 1 and email is None:
         context = multiprocessing.get_context("spawn")
         with context.Pool(setup.senders) as pool:
-            report = SendReport.merge(pool.starmap(_send_one, [(setup, business_now, campaign)] * setup.senders))
+            work = [(setup, business_now, campaign, None, more_coming)] * setup.senders
+            report = SendReport.merge(pool.starmap(_send_one, work))
     else:
-        report = _send_one(setup, business_now, campaign, email)
+        report = _send_one(setup, business_now, campaign, email, more_coming)
     report.cancelled += cancelled
     report.moved += moved
     return report
@@ -114,7 +119,11 @@ def before_claims(setup: SendSetup, business_now: datetime, campaign: str | None
 
 
 def _send_one(
-    setup: SendSetup, business_now: datetime, campaign: str | None, email: Transport | None = None
+    setup: SendSetup,
+    business_now: datetime,
+    campaign: str | None,
+    email: Transport | None = None,
+    more_coming: Callable[[], bool] | None = None,
 ) -> SendReport:
     """One sender; others may claim from the same ledger at once (claims and the daily cap's
     allowance are taken atomically there)."""
@@ -134,6 +143,7 @@ def _send_one(
             business_now=business_now,
             campaign=campaign,
             daily_cap=daily_cap,
+            more_coming=more_coming,
         )
     finally:
         transport.close()

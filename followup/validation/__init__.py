@@ -44,12 +44,12 @@ from followup.validation.rules import (
     CHANNELS, COUNTRIES, CURRENCIES, DATE_COLUMNS, DECISIONS, EMAIL_PATTERN, MAX_LENGTH, RULES, SALARY_COLUMNS,
     SUITE_NAME, SUITE_VERSION, TYPED_COLUMNS,
 )  # fmt: skip
-from followup.validation.suite import check_batch_id, run_suite
+from followup.validation.suite import check_batch_id, prepare_in_background, run_suite
 
 __all__ = [
     "CHANNELS", "COUNTRIES", "CURRENCIES", "DATE_COLUMNS", "DECISIONS", "EMAIL_PATTERN", "MAX_LENGTH", "RULES",
     "SALARY_COLUMNS", "SUITE_NAME", "SUITE_VERSION", "TYPED_COLUMNS", "Prepared", "Validated", "gate_reason",
-    "prepare", "run_suite", "validate_batch", "write_quarantine",
+    "prepare", "prepare_in_background", "run_suite", "validate_batch", "write_quarantine",
 ]  # fmt: skip
 
 _MIN_RUN = 32  # good rows per run, on average, for `valid` to slice text rather than copy it

@@ -61,6 +61,20 @@ def _gx():
     return _gx_cache["context"], _gx_cache["definition"]
 
 
+def prepare_in_background() -> threading.Thread:
+    """Import Great Expectations and build the suite in a thread (about three seconds of one
+    core here) while the caller waits on something else, such as Prefect's server starting; the
+    first validation finds them built, or waits for them under the same lock."""
+
+    def prepare() -> None:
+        with _gx_lock:
+            _gx()
+
+    thread = threading.Thread(target=prepare, name="followup-gx-prepare", daemon=True)
+    thread.start()
+    return thread
+
+
 def check_batch_id(batch_id: str) -> None:
     """The batch id names the batch's Data Docs folder: one plain folder name."""
     if not batch_id or Path(batch_id).name != batch_id or batch_id in (".", ".."):
