@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 import tempfile
 from dataclasses import asdict, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
+from followup.clock import business_time
 from followup.config import Settings, load_settings
 from followup.sending import SendReport
 from followup.sending.setup import SendSetup
@@ -58,7 +59,7 @@ def run_campaign(
     the settings choose one, and a run that cannot send is refused before anything is stored.
     `cadence`: the cadence file's values already read (the demo's); else FOLLOWUP_CADENCE_FILE's."""
     settings = settings or load_settings()
-    business_now = business_now or datetime.now(timezone.utc)
+    business_now = business_time(business_now)
     plan_setup = PlanSetup.of(settings, cadence)
     if dry_run:
         return _dry_run(Path(path), campaign, mapping_file, settings, business_now, templates_dir, plan_setup)
