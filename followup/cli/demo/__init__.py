@@ -60,6 +60,9 @@ def demo(
     from followup.cli.demo.world import DemoWorld
     from followup.samples import SAMPLE_NOW, generate_batch, write_batch
     from followup.store import close_ledgers
+    from followup.validation import prepare_in_background
+
+    prepare_in_background()  # Great Expectations loads while the batch is written and Prefect's server starts
 
     # The timing experiment runs on a share of the candidates, so the report has arms to compare.
     cadence = replace(cadence, experiment=replace(cadence.experiment, share=DEMO_EXPERIMENT_SHARE))
