@@ -23,7 +23,7 @@ from followup.cadence.spec import CadenceSpec
 from followup.config import Settings
 from followup.stages.summaries import CampaignSummary, SweepSummary
 from flows.campaign import run_campaign
-from flows.followup_sweep import publish_warm_candidates, sweep
+from flows.followup_sweep import DIRECT, publish_warm_candidates, sweep_steps
 from flows.response_report import response_report
 
 # Past this the clock moves on anyway: replies, calls and meetings come in between due times,
@@ -73,9 +73,9 @@ def demo_round(
         if now >= end:
             break
         world.advance(now)
-        # The sweep's own code and tasks, recorded in this flow run: a flow run of its own for each
-        # of a few hundred sweeps would cost Prefect most of a second apiece.
-        result.sweeps.append(sweep.fn(settings, now, cadence=cadence, publish_warm_list=False))
+        # The sweep's own steps, called directly: a flow run of its own for each of a few hundred
+        # sweeps would cost Prefect most of a second apiece, and task runs a tenth of one.
+        result.sweeps.append(sweep_steps(settings, now, cadence=cadence, steps=DIRECT))
         due = [result.sweeps[-1].next_due, result.sweeps[-1].next_step_due]
     world.advance(end)
     result.seconds["follow_ups"] = round(time.monotonic() - began - result.seconds["campaign"], 1)

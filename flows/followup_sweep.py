@@ -10,7 +10,8 @@ Last, the candidates warming up become a Markdown artifact (key "warm-candidates
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ from prefect.artifacts import create_markdown_artifact
 from followup.cadence.spec import CadenceSpec
 from followup.clock import business_time
 from followup.config import Settings, load_settings
+from followup.sending import SendReport
 from followup.sending.setup import SendSetup
+from followup.stages import rendering
 from followup.stages.engagement import EngagementSetup
-from followup.stages.planning import PlanSetup
+from followup.stages.planning import NextSteps, PlanSetup
 from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import SweepSummary
 from tasks.engagement import warm_list
@@ -55,31 +58,72 @@ def sweep(
     email: Any = None,
     templates_dir: Path | None = None,
     cadence: CadenceSpec | None = None,
-    publish_warm_list: bool = True,
 ) -> SweepSummary:
-    """`cadence`: the cadence file's values already read (the demo's); else FOLLOWUP_CADENCE_FILE's.
-    `publish_warm_list`: False leaves out the warm-list artifact (the demo's round, which sweeps
-    hundreds of times in a minute, publishes one at its end)."""
+    """`cadence`: the cadence file's values already read; else FOLLOWUP_CADENCE_FILE's."""
     settings = settings or load_settings()
     business_now = business_time(business_now)
+    summary = sweep_steps(settings, business_now, email, templates_dir, cadence)
+    publish_warm_candidates(settings, business_now)
+    get_run_logger().info("sweep: %s", summary.to_json())
+    return summary
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What a sweep does, step by step (the tasks' signatures)."""
+
+    recover: Callable[..., dict]
+    forward: Callable[..., dict]
+    plan: Callable[..., NextSteps]
+    due: Callable[..., list[str]]
+    render: Callable[..., dict]
+    send: Callable[..., SendReport]
+    waiting: Callable[..., tuple]
+
+
+def _render_here(ledger_url: str, campaign: str, setup: RenderSetup, now: datetime, processes: int) -> dict:
+    """render_campaign's work for a sweep's few messages, chunk by chunk in this process."""
+    total = {"rendered": 0, "failed": 0}
+    for chunk in rendering.chunks(rendering.planned(ledger_url, campaign)):
+        done = rendering.render_and_store(ledger_url, list(chunk), setup, now)
+        total = {key: total[key] + done[key] for key in total}
+    return total
+
+
+# Each step a Prefect task run, as the scheduled sweep records them.
+AS_TASKS = Steps(recover_claims, forward_replies, plan_next_steps, due_campaigns, render_campaign, send_messages,
+                 waiting_messages)  # fmt: skip
+# The same steps' functions called directly: for a simulated round (the demo), which sweeps a few
+# hundred times in a minute inside a flow run of its own, where a task run for each of a sweep's
+# ten steps would cost more than the step.
+DIRECT = Steps(recover_claims.fn, forward_replies.fn, plan_next_steps.fn, due_campaigns.fn, _render_here,
+               send_messages.fn, waiting_messages.fn)  # fmt: skip
+
+
+def sweep_steps(
+    settings: Settings,
+    business_now: datetime,
+    email: Any = None,
+    templates_dir: Path | None = None,
+    cadence: CadenceSpec | None = None,
+    steps: Steps = AS_TASKS,
+) -> SweepSummary:
+    """One sweep's work at `business_now`, without the warm-list artifact."""
     setup = SendSetup.of(settings)
     summary = SweepSummary()
-    recovered = recover_claims(setup)
+    recovered = steps.recover(setup)
     summary.recovered_sent, summary.recovered_unknown = recovered["sent"], recovered["unknown"]
     summary.reconciled = recovered["reconciled"]
     # First: a recruiter waits for a candidate's answer more urgently than for anything else here.
-    summary.forwards = forward_replies(setup, email)
-    steps = plan_next_steps(PlanSetup.of(settings, cadence), business_now)
-    summary.next_steps, summary.next_step_due = steps.to_json(), steps.next_step_due
+    summary.forwards = steps.forward(setup, email)
+    planned = steps.plan(PlanSetup.of(settings, cadence), business_now)
+    summary.next_steps, summary.next_step_due = planned.to_json(), planned.next_step_due
     render_setup = RenderSetup.of(settings, templates_dir)
-    for campaign in due_campaigns(settings.ledger_url, business_now):
-        done = render_campaign(settings.ledger_url, campaign, render_setup, business_now, settings.render_processes)
+    for campaign in steps.due(settings.ledger_url, business_now):
+        done = steps.render(settings.ledger_url, campaign, render_setup, business_now, settings.render_processes)
         summary.rendered += done["rendered"]
         summary.render_failed += done["failed"]
-        report = send_messages(setup, business_now, campaign, email)
+        report = steps.send(setup, business_now, campaign, email)
         summary.campaigns[campaign] = {k: v for k, v in asdict(report).items() if k in _REPORTED}
-    summary.later, summary.next_due = waiting_messages(settings.ledger_url, business_now)
-    if publish_warm_list:
-        publish_warm_candidates(settings, business_now)
-    get_run_logger().info("sweep: %s", summary.to_json())
+    summary.later, summary.next_due = steps.waiting(settings.ledger_url, business_now)
     return summary

@@ -20,8 +20,7 @@ How it keeps its promise (DESIGN.md, "The message ledger"):
   `unknown` at once, never resent: its events settle it (store.recovery.reconcile_unknown).
   A message whose email cannot be built fails alone and is never sent. A claim never handed
   to the transport (Ctrl-C, a pause) is released.
-- A rate limit is a token bucket the coordinator spends before it claims, so no message waits
-  for its turn while claimed.
+- A rate limit is a token bucket the coordinator spends before it claims: no claimed row waits.
 - After `pause_after_consecutive_failures` final failures in a row it stops claiming and
   reports paused: a revoked API key should cost fifty messages, not fifty thousand.
 - With a daily cap (`daily_cap`), each claim takes the allowance of the capped messages it
@@ -222,6 +221,8 @@ class _Sender:
         answers = self._gather(timeout)
         self.idle.extend(inbox for _, inbox in answers)
         self.unwritten += [result for result, _ in answers if result is not None]
+        if self.unwritten and len(self.unwritten) == len(self.in_flight):
+            self.next_claim_at = 0.0  # every request out has answered: look again now, not at the next poll
         if self.interrupted and not self.halted.is_set():
             # Halted before the line is logged: whoever reads it knows no claim reaches the transport any more.
             self.halted.set()
