@@ -152,14 +152,15 @@ def main() -> None:
     host, commit = machine(), git("rev-parse", "--short", "HEAD")
     if git("status", "--porcelain", "--untracked-files=no"):
         commit += " (with uncommitted changes)"
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    started = time.gmtime()
+    stamp = time.strftime("%Y-%m-%d %H:%M", started)
     results = []
     for script in scripts(opts.only):
         print(f"running {script.name} …", file=sys.stderr, flush=True)
         results.append(run(script, opts.quick, opts.timeout))
         print(f"  {results[-1]['seconds']:.0f} s, exit {results[-1]['exit_code']}: {results[-1]['summary']}",
               file=sys.stderr, flush=True)  # fmt: skip
-    json_file = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M', time.gmtime())}{'-quick' if opts.quick else ''}.json"
+    json_file = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M', started)}{'-quick' if opts.quick else ''}.json"
     report = {"date": stamp, "quick": opts.quick, "code": commit, "machine": host, "runs": results}
     if not opts.no_record:
         json_file.parent.mkdir(exist_ok=True)
