@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 # Each module registers its commands on the one app, in the order `followup --help` lists them.
-from followup.cli import batches, outcomes, events, demo, messages, delivery, timeline, engagement, report, servers  # noqa: F401  (imported for their commands)
+from followup.cli import batches, outcomes, events, demo, messages, delivery, timeline, engagement, report, servers, prefect_server  # noqa: F401  (imported for their commands)
 from followup.cli.common import app, err
 
 
