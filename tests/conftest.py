@@ -1,9 +1,15 @@
-"""Shared fixtures: the user's own settings out of reach, one Prefect test harness per session, the
-ledger on SQLite and PostgreSQL."""
+"""Shared fixtures: the user's own settings out of reach, one Prefect test harness per session, one
+local Prefect server for the `followup` child processes, the ledger on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Mapping
 
@@ -39,12 +45,59 @@ def no_user_settings():
     os.environ.update(removed)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prefect_api_answers(url: str) -> bool:
+    try:
+        with _NO_PROXY.open(f"{url}/health", timeout=5) as answer:
+            return answer.read().strip() == b"true"
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+# No proxy: an *_proxy variable in the environment would otherwise route 127.0.0.1 through it.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture(scope="session")
+def local_prefect_api(tmp_path_factory):
+    """One local Prefect server for the session's `followup` child processes, started when the
+    first test asks for one: each child records its flow runs there instead of starting (~12 s)
+    and stopping (~2 s) a temporary server of its own. Its home and database are its own."""
+    home, port = tmp_path_factory.mktemp("prefect-server-home"), free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+    with (home / "server.log").open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                   "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180  # a busy 2-core machine can take a while to set up its database
+        while not prefect_api_answers(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 @pytest.fixture
-def child_env():
-    """The environment of a `followup` child process: this one's, never the user's settings, plus `settings`."""
+def child_env(local_prefect_api):
+    """The environment of a `followup` child process: this one's, never the user's settings, plus
+    `settings`. Its flow runs go to the session's local Prefect server (PREFECT_API_URL)."""
 
     def build(**settings: str) -> dict[str, str]:
-        return {**without_user_settings(os.environ), **settings}
+        return {**without_user_settings(os.environ), "PREFECT_API_URL": local_prefect_api, **settings}
 
     return build
 

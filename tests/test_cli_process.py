@@ -18,7 +18,8 @@ def followup(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_import_in_a_fresh_process_prints_only_what_the_user_needs(tmp_path, child_env):
     """No GX progress bars, no Prefect start-up or shutdown chatter, and --json alone on stdout."""
     sample = ensure_sample(tmp_path / "data")
-    # A Prefect home of its own: the run starts (and stops) its own temporary server.
+    # No Prefect API and a Prefect home of its own where no local server was started: the run
+    # starts (and stops) Prefect's temporary server, as on a machine where nothing runs yet.
     env = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"), PREFECT_HOME=str(tmp_path / "prefect"))
     for noisy in ("PREFECT_LOGGING_LEVEL", "PREFECT_API_URL"):
         env.pop(noisy, None)
@@ -32,7 +33,10 @@ def test_import_in_a_fresh_process_prints_only_what_the_user_needs(tmp_path, chi
     # A refused file is an answer, not a failed Prefect task: no task-run error, no traceback.
     headless = tmp_path / "no-columns.csv"
     headless.write_text("Name,Mail\nAnn,ann@example.com\n", encoding="utf-8")
-    refused = followup("import", str(headless), "--json", env=env)
+    # On the session's local server this time: the refusal reads the same on either.
+    served = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"))
+    served.pop("PREFECT_LOGGING_LEVEL", None)
+    refused = followup("import", str(headless), "--json", env=served)
     assert refused.returncode == 2 and json.loads(refused.stdout)["status"] == "refused"
     assert refused.stderr.startswith("Refused: no-columns.csv is missing required columns"), refused.stderr
     for noise in ("Traceback", "prefect", "Finished in state"):
