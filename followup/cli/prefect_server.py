@@ -92,8 +92,8 @@ def status(as_json: JsonOption = False) -> None:
                     "prefect_home": str(home)}  # fmt: skip
         sys.stdout.write(json.dumps(document) + "\n")
     elif running:
-        out.print(f"Prefect server running: {found.dashboard} (pid {found.pid}); flow runs are recorded there.",
-                  markup=False)  # fmt: skip
+        pid = f" (pid {found.pid})" if found.pid is not None else ""
+        out.print(f"Prefect server running: {found.dashboard}{pid}; flow runs are recorded there.", markup=False)
     else:
         out.print("No local Prefect server is running: each flow run starts a temporary one "
                   "(`followup server start` starts one).", markup=False)  # fmt: skip
