@@ -255,11 +255,14 @@ class Settings(BaseSettings):
     @classmethod
     def _known_locale(cls, value: str | None) -> str | None:
         # The renderer falls back to English for a locale it cannot read: say so now, not never.
+        if not value:
+            return None
+        # Imported only for a locale to check: the renderer costs every command half a second to load.
         from followup.rendering.formatting import normalise_locale
 
-        if value and normalise_locale(value) is None:
+        if normalise_locale(value) is None:
             raise ValueError(f"{value!r} is not a locale (e.g. en_GB, de_DE, pt-BR)")
-        return value or None
+        return value
 
     @field_validator("country")
     @classmethod

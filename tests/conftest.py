@@ -1,11 +1,20 @@
-"""Shared fixtures: the user's own settings out of reach, one Prefect test harness per session, the
-ledger on SQLite and PostgreSQL."""
+"""Shared fixtures: the user's own settings out of reach, one Prefect test harness per session, one
+local Prefect server for the `followup` child processes, the ledger on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 
 # Telemetry off before any test imports Great Expectations or Prefect.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -40,12 +49,90 @@ def no_user_settings():
     os.environ.update(removed)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prefect_api_answers(url: str) -> bool:
+    try:
+        with _NO_PROXY.open(f"{url}/health", timeout=5) as answer:
+            return answer.read().strip() == b"true"
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+# No proxy: an *_proxy variable in the environment would otherwise route 127.0.0.1 through it.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class LocalPrefectServer:
+    """One local Prefect server for the session's `followup` child processes: each records its
+    flow runs there instead of starting (~12 s) and stopping (~2 s) a temporary server of its own.
+    Its home and database are its own, in a temporary folder."""
+
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="followup-tests-prefect-"))
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/api"
+        env = {name: value for name, value in without_user_settings(os.environ).items() if not name.startswith("PREFECT_")}
+        env.update(PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                   PREFECT_LOGGING_LEVEL="WARNING")  # fmt: skip
+        with (self.home / "server.log").open("w") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+    def ready(self) -> str:
+        deadline = time.monotonic() + 180  # a busy 2-core machine can take a while to set up its database
+        while not prefect_api_answers(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Prefect server did not start: {(self.home / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.25)
+        return self.url
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+_LOCAL_SERVER: list[LocalPrefectServer] = []
+
+
+def pytest_collection_finish(session) -> None:
+    """Started as soon as the run is known to need it, not for every session: it sets up its
+    database while the first tests run."""
+    if session.config.option.collectonly:
+        return
+    if any("child_env" in getattr(item, "fixturenames", ()) for item in session.items):
+        _LOCAL_SERVER.append(LocalPrefectServer())
+
+
+def pytest_sessionfinish(session) -> None:
+    while _LOCAL_SERVER:
+        _LOCAL_SERVER.pop().stop()
+
+
+@pytest.fixture(scope="session")
+def local_prefect_api() -> str:
+    """The base URL of the session's local Prefect server, once it answers."""
+    if not _LOCAL_SERVER:  # asked for by a fixture of a test collected without it
+        _LOCAL_SERVER.append(LocalPrefectServer())
+    return _LOCAL_SERVER[0].ready()
+
+
 @pytest.fixture
-def child_env():
-    """The environment of a `followup` child process: this one's, never the user's settings, plus `settings`."""
+def child_env(local_prefect_api):
+    """The environment of a `followup` child process: this one's, never the user's settings, plus
+    `settings`. Its flow runs go to the session's local Prefect server (PREFECT_API_URL)."""
 
     def build(**settings: str) -> dict[str, str]:
-        return {**without_user_settings(os.environ), **settings}
+        return {**without_user_settings(os.environ), "PREFECT_API_URL": local_prefect_api, **settings}
 
     return build
 

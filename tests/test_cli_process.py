@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from followup.samples import ensure_sample
+from tests.conftest import without_user_settings
 
 
 def followup(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -15,11 +16,13 @@ def followup(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           timeout=300)  # fmt: skip
 
 
-def test_import_in_a_fresh_process_prints_only_what_the_user_needs(tmp_path, child_env):
+def test_import_in_a_fresh_process_prints_only_what_the_user_needs(tmp_path):
     """No GX progress bars, no Prefect start-up or shutdown chatter, and --json alone on stdout."""
     sample = ensure_sample(tmp_path / "data")
-    # A Prefect home of its own: the run starts (and stops) its own temporary server.
-    env = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"), PREFECT_HOME=str(tmp_path / "prefect"))
+    # No Prefect API and a Prefect home of its own where no local server was started: the run
+    # starts (and stops) Prefect's temporary server, as on a machine where nothing runs yet.
+    env = {**without_user_settings(os.environ), "FOLLOWUP_DATA_DIR": str(tmp_path / "data"),
+           "PREFECT_HOME": str(tmp_path / "prefect")}  # fmt: skip
     for noisy in ("PREFECT_LOGGING_LEVEL", "PREFECT_API_URL"):
         env.pop(noisy, None)
     done = followup("import", str(sample), "--json", env=env)
@@ -29,9 +32,13 @@ def test_import_in_a_fresh_process_prints_only_what_the_user_needs(tmp_path, chi
     for noise in ("Calculating Metrics", "Traceback", "temporary server", "Finished in state", "it/s"):
         assert noise not in done.stderr, done.stderr
 
-    # A refused file is an answer, not a failed Prefect task: no task-run error, no traceback.
+
+def test_a_refused_file_is_an_answer_not_a_failed_prefect_task(tmp_path, child_env):
+    """No task-run error, no traceback: the refusal, and --json alone on stdout."""
     headless = tmp_path / "no-columns.csv"
     headless.write_text("Name,Mail\nAnn,ann@example.com\n", encoding="utf-8")
+    env = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"))
+    env.pop("PREFECT_LOGGING_LEVEL", None)
     refused = followup("import", str(headless), "--json", env=env)
     assert refused.returncode == 2 and json.loads(refused.stdout)["status"] == "refused"
     assert refused.stderr.startswith("Refused: no-columns.csv is missing required columns"), refused.stderr

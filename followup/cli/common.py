@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from followup import logs
 from followup.cadence.spec import CadenceSpec
+from followup.cli.local_prefect import use_local_server
 from followup.config import Settings, load_settings
 
 app = typer.Typer(
@@ -70,7 +71,8 @@ TemplatesOption = Annotated[
 
 
 def quiet_services() -> None:
-    """Telemetry off and Prefect's INFO chatter off the user's terminal, unless they asked otherwise."""
+    """Telemetry off and Prefect's INFO chatter off the user's terminal, unless they asked otherwise;
+    flow runs recorded on the local Prefect server when one is running."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect's client reports usage to Prefect's servers unless told not to: nothing of ours
@@ -81,6 +83,9 @@ def quiet_services() -> None:
     # Prefect's temporary server gets 20 s to start by default; a busy machine (a campaign
     # rendering on every core) can need more, and failing there would lose the whole run.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # A local server left running by `followup server start` spares each flow run that start
+    # (about 12 s) and stop (about 2 s); without one, or with an API configured, nothing changes.
+    use_local_server()
 
 
 def settings_or_refuse() -> Settings:
