@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from followup.cli.common import out
+from followup.cli.local_prefect import DEFAULT_PORT
 from followup.models import Message
 from followup.stages.engagement import EngagementSetup, candidate_engagement
 from followup.store import open_ledger
@@ -107,8 +108,9 @@ def _flow_run(result) -> dict:
     api = os.environ.get("PREFECT_API_URL")
     if api:
         see = f"{api.removesuffix('/').removesuffix('/api')}/runs/flow-run/{result.flow_run_id}"
-    else:
-        see = "it is kept in Prefect's local database: `prefect server start`, then open it in the UI"
+    else:  # Prefect's temporary server kept it in the Prefect home's database, which a local server serves
+        see = (f"kept in the Prefect home's database: `followup server start`, then "
+               f"http://127.0.0.1:{DEFAULT_PORT}/runs/flow-run/{result.flow_run_id}")
     return {"id": result.flow_run_id, "name": result.flow_run_name, "see": see}
 
 
