@@ -38,7 +38,7 @@ def one_run(candidates: int, days: int) -> dict:
     summary = json.loads(done.stdout)
     return {"seconds": round(seconds, 1), "stages": summary["seconds"], "sweeps": summary["sweeps"],
             "sent": summary["sent"]["total"], "accepted_twice": summary["sandbox"]["accepted_twice"],
-            "load_before": os.getloadavg()[0]}  # fmt: skip
+            "flow_run": summary["prefect_flow_run"]["see"], "load_after": os.getloadavg()[0]}  # fmt: skip
 
 
 def main() -> None:
@@ -55,7 +55,8 @@ def main() -> None:
         "days": opts.days,
         "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()} Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "prefect_api": os.environ.get("PREFECT_API_URL") or "temporary server (started by each run)",
+        # The first run's flow-run address: a local server's page, or the temporary server's hint.
+        "prefect": runs[0]["flow_run"],
         "runs": runs,
         "best_s": best,
         "median_s": median,
