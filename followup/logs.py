@@ -25,9 +25,20 @@ class MaskEmails(logging.Filter):
         return True
 
 
+class _Terminal(logging.Formatter):
+    """Prefect's own records without their tracebacks: a failed task's error reaches the command,
+    which says what went wrong once (a traceback only for what it cannot explain)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name.startswith("prefect") and (record.exc_info or record.stack_info):
+            return f"{record.levelname} {record.name}: {record.getMessage()}"
+        return super().format(record)
+
+
 def configure(verbose: bool = False) -> None:
     handler = logging.StreamHandler()  # stderr: stdout belongs to --json documents
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    line = "%(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(line) if verbose else _Terminal(line))
     handler.addFilter(MaskEmails())
     if not verbose:
         # Great Expectations resets one of its loggers to INFO when imported and narrates

@@ -67,3 +67,14 @@ def test_a_child_process_never_inherits_the_users_ledger_or_keys(tmp_path, child
     assert json.loads(listed.stdout) == []
     assert users_ledger.read_bytes() == b"the user's ledger"
     assert (tmp_path / "data" / "followup.db").is_file()  # the default ledger, under the data dir given
+
+
+def test_a_ledger_that_cannot_be_reached_is_said_once_without_a_traceback(tmp_path, child_env):
+    """PostgreSQL down (nothing listens on the port): the sweep fails, exit 1, and says why and what to do."""
+    env = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"), FOLLOWUP_TRANSPORT="file",
+                    FOLLOWUP_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/test",
+                    FOLLOWUP_SECRET_KEY="ledger-down-test-secret-0123456789", FOLLOWUP_FROM_EMAIL="jobs@acme.example")  # fmt: skip
+    done = followup("sweep", env=env)
+    assert done.returncode == 1, done.stderr
+    assert "The ledger could not be reached: connection failed" in done.stderr and "followup sweep" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
