@@ -59,34 +59,48 @@ def demo_round(
 ) -> RoundResult:
     """The round from `start` for `days` days of business time."""
     end = start + timedelta(days=days)
-    began = time.monotonic()
+    lap = _Lap()
     result = RoundResult(run_campaign(path, campaign, None, settings, start, cadence=cadence), end)
-    result.seconds["campaign"] = round(time.monotonic() - began, 1)
+    result.seconds["campaign"] = lap()
     result.flow_run_id, result.flow_run_name = str(flow_run.get_id() or ""), str(flow_run.get_name() or "")
     if result.campaign.status == "refused":
         return result
-    now = start
-    due = [result.campaign.next_due]
-    while True:
-        now = _on_schedule(min(max(min((d for d in due if d is not None), default=now + MAX_JUMP), now + MIN_JUMP),
-                               now + MAX_JUMP))  # fmt: skip
-        if now >= end:
-            break
+    now = _next_stop(start, [result.campaign.next_due])
+    while now < end:
         world.advance(now)
         # The sweep's own steps, called directly: a flow run of its own for each of a few hundred
         # sweeps would cost Prefect most of a second apiece, and task runs a tenth of one.
-        result.sweeps.append(sweep_steps(settings, now, cadence=cadence, steps=DIRECT))
-        due = [result.sweeps[-1].next_due, result.sweeps[-1].next_step_due]
+        swept = sweep_steps(settings, now, cadence=cadence, steps=DIRECT)
+        result.sweeps.append(swept)
+        now = _next_stop(now, [swept.next_due, swept.next_step_due])
     world.advance(end)
-    result.seconds["follow_ups"] = round(time.monotonic() - began - result.seconds["campaign"], 1)
+    result.seconds["follow_ups"] = lap()
     publish_warm_candidates(settings, end)
     result.report, result.report_files = response_report(settings, None, end)
-    result.seconds["report"] = round(time.monotonic() - began - sum(result.seconds.values()), 1)
+    result.seconds["report"] = lap()
     get_run_logger().info("demo round: %d sweeps, report %s", len(result.sweeps), result.report_files.get("html"))
     return result
+
+
+def _next_stop(now: datetime, due: list[datetime | None]) -> datetime:
+    """Where the clock stops next: the scheduled sweep at or after the earliest due time, at least
+    one schedule step and at most a day on."""
+    soonest = min((moment for moment in due if moment is not None), default=now + MAX_JUMP)
+    return _on_schedule(min(max(soonest, now + MIN_JUMP), now + MAX_JUMP))
 
 
 def _on_schedule(moment: datetime) -> datetime:
     """The first quarter-hour at or after `moment`."""
     past = timedelta(minutes=moment.minute % 15, seconds=moment.second, microseconds=moment.microsecond)
     return moment if not past else moment - past + MIN_JUMP
+
+
+class _Lap:
+    """Real seconds since the last call (the first: since it was made), to one decimal."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def __call__(self) -> float:
+        previous, self.last = self.last, time.monotonic()
+        return round(self.last - previous, 1)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from followup.cli.common import out
+from followup.cli.common import err, out
 from followup.cli.local_prefect import DEFAULT_PORT
 from followup.models import Message
 from followup.stages.engagement import EngagementSetup, candidate_engagement
@@ -39,7 +39,7 @@ def round_json(result, world, stats: dict, batch: Path) -> dict:
         "seconds": result.seconds,
         "messages": dict(Counter(status for status, *_ in messages)),
         "sent": {"total": len(sent), "first": sum(1 for m in sent if m[2] == 0),
-                 "follow_ups": sum(1 for m in sent if m[2] > 0 and m[3] != "reply_forward"),
+                 "follow_ups": sum(1 for m in sent if m[2] > 0),
                  "by_channel": dict(Counter(m[1] for m in sent))},
         "funnel": result.report.get("funnel", {}),
         "warm": {"count": len(warm), "warmest": [row.to_json() for row in warm[:WARM_SHOWN]]},
@@ -58,8 +58,8 @@ def round_json(result, world, stats: dict, batch: Path) -> dict:
 def print_round(result, world, stats: dict, batch: Path) -> None:
     doc = round_json(result, world, stats, batch)
     imported = doc["batch"]
-    if doc["status"] == "refused":
-        out.print(f"Refused: {doc['reason']}", markup=False)
+    if doc["status"] == "refused":  # what a refused batch says, as `followup run` says it
+        err.print(f"Refused: {doc['reason']}", markup=False)
         return
     say = lambda text: out.print(text, markup=False)  # noqa: E731  (names, paths: never markup)
     seconds = doc["seconds"]
@@ -99,8 +99,7 @@ def _answers(answers: dict | None) -> str:
 
 def _messages(ledger_url: str) -> list[tuple]:
     with open_ledger(ledger_url).connect() as conn:
-        return [tuple(row) for row in conn.execute(sa.select(Message.status, Message.channel, Message.step,
-                                                             Message.kind))]  # fmt: skip
+        return [tuple(row) for row in conn.execute(sa.select(Message.status, Message.channel, Message.step))]
 
 
 def _flow_run(result) -> dict:

@@ -63,7 +63,8 @@ class DemoWorld:
         self.on_advance = on_advance
         self.sandbox: Sandbox | None = None
         self._serving = None
-        self._known: dict[str, dict] = {}  # candidate_id -> what the sandbox's candidates are like
+        # candidate_id -> what the sandbox's candidates are like (None: nothing the email does not say)
+        self._known: dict[str, dict | None] = {}
         self._recorded: set[str] = set()  # message keys whose call or meeting is recorded
         self._recorded_on: date | None = None  # the day the recruiters last recorded theirs
         self.outcomes: list[OutcomeSummary] = []
@@ -122,9 +123,10 @@ class DemoWorld:
             with open_ledger(self.settings.ledger_url).connect() as conn:
                 rows = conn.execute(sa.select(Candidate.candidate_id, Candidate.timezone, Decision.decided_at)
                                     .join(Decision, Decision.candidate_id == Candidate.candidate_id)).all()  # fmt: skip
-            self._known.update({cid: {"time_zone": zone, "decided_at": aware(decided)} for cid, zone, decided in rows
-                                if zone})  # fmt: skip
-        return self._known.get(candidate)
+            self._known.update({cid: {"time_zone": zone, "decided_at": aware(decided)} if zone else None
+                                for cid, zone, decided in rows})  # fmt: skip
+            self._known.setdefault(candidate, None)  # no such candidate (a forward's): not read again
+        return self._known[candidate]
 
     def _record_offline(self, now: datetime) -> None:
         """The recruiters' calls and meetings held by `now`, recorded through `outcomes import`,
