@@ -82,12 +82,8 @@ class Steps:
 
 
 def _render_here(ledger_url: str, campaign: str, setup: RenderSetup, now: datetime, processes: int) -> dict:
-    """render_campaign's work for a sweep's few messages, chunk by chunk in this process."""
-    total = {"rendered": 0, "failed": 0}
-    for chunk in rendering.chunks(rendering.planned(ledger_url, campaign)):
-        done = rendering.render_and_store(ledger_url, list(chunk), setup, now)
-        total = {key: total[key] + done[key] for key in total}
-    return total
+    """render_campaign's work for a sweep's few messages, in this process (`processes` unused)."""
+    return rendering.render_chunks(ledger_url, rendering.planned(ledger_url, campaign), setup, now)
 
 
 # Each step a Prefect task run, as the scheduled sweep records them.

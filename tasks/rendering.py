@@ -65,8 +65,4 @@ def render_ids(
 ) -> dict[str, int]:
     if in_processes(ids, processes):
         return _render_in_processes(ledger_url, ids, setup, now, processes)
-    total = {"rendered": 0, "failed": 0}
-    for chunk in stage.chunks(ids):
-        done = render_messages(ledger_url, list(chunk), setup, now)
-        total = {key: total[key] + done[key] for key in total}
-    return total
+    return stage.render_chunks(ledger_url, ids, setup, now, render=render_messages)

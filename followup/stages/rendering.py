@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -82,6 +82,17 @@ def render_and_store(ledger_url: str, ids: Sequence[int], setup: RenderSetup, no
 
 def chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
+
+
+def render_chunks(ledger_url: str, ids: Sequence[int], setup: RenderSetup, now: datetime | None,
+                  render: Callable[..., dict[str, int]] = render_and_store) -> dict[str, int]:  # fmt: skip
+    """Every chunk of `ids` in this process, one after another, through `render` (render_and_store,
+    or the task that records each chunk); the counts added up."""
+    total = {"rendered": 0, "failed": 0}
+    for chunk in chunks(ids):
+        done = render(ledger_url, list(chunk), setup, now)
+        total = {key: total[key] + done[key] for key in total}
+    return total
 
 
 def render_in_processes(
