@@ -225,14 +225,13 @@ def first_step(
         return Verdict("ended", "no channel can reach the candidate")
     base = max(facts.decided_at or now, now)
     note = "first message"
-    meeting = CHANNELS[channel].calendar_invite and facts.meeting_at is not None
     if facts.decision == "reject" and spec.reject_delay_business_days:
         decided = (facts.decided_at or now).astimezone(reach.zone)
         day = add_business_days(decided.date(), spec.reject_delay_business_days, reach.country)
         base = max(datetime.combine(day, decided.time(), tzinfo=reach.zone), now)
         note = f"{spec.reject_delay_business_days} business day after the decision"
     # A meeting fixes when its invitation must go: the timing experiment leaves it out.
-    arm, delay, hour = (None, None, None) if meeting else draw(spec, campaign, facts.candidate_id)
+    arm, delay, hour = (None, None, None) if _invites(channel, facts) else draw(spec, campaign, facts.candidate_id)
     if arm == "timing":
         if delay:
             # Counted from the day the step would otherwise go (a Saturday's offer goes Monday, so
@@ -247,11 +246,16 @@ def first_step(
     ))  # fmt: skip
 
 
+def _invites(channel: str, facts: CadenceFacts) -> bool:
+    """Whether a message on `channel` invites the candidate to a meeting at a known time."""
+    return CHANNELS[channel].calendar_invite and facts.meeting_at is not None
+
+
 def _before_the_meeting(spec: CadenceSpec, facts: CadenceFacts, reach: Reach, channel: str, window: Window,
                         base: datetime, note: str) -> tuple[str, Window, str]:  # fmt: skip
     """An invitation whose window opens at or after its meeting would invite the candidate to the
     past: it goes by email instead (the last resort), in email's window."""
-    if not (CHANNELS[channel].calendar_invite and facts.meeting_at is not None and window.opens >= facts.meeting_at):
+    if not (_invites(channel, facts) and window.opens >= facts.meeting_at):
         return channel, window, note
     held = facts.meeting_at.astimezone(reach.zone)
     return (LAST_RESORT, window_for(spec, reach, LAST_RESORT, base),
