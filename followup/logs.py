@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+)[A-Za-z0-9.-]*")
 
@@ -50,7 +51,7 @@ def configure(verbose: bool = False) -> None:
     logging.getLogger("followup").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def to_file(path) -> None:
+def to_file(path: Path) -> None:
     """From now on the log goes to `path` (appended), not to the terminal: a command whose terminal
     shows its own progress and summary (the demo) keeps its INFO narrative for whoever looks."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -154,14 +154,20 @@ def test_a_recommendation_needs_the_evidence_and_otherwise_says_how_much_more():
 # --- the ledger ---
 
 
+def three_candidates(conn) -> range:
+    """Candidates c0, c1 and c2 of one imported batch, in London; their numbers."""
+    conn.execute(sa.insert(Batch).values(id="b1", source_name="r.csv", file_sha256="0" * 64, status="imported"))
+    for n in range(3):
+        conn.execute(sa.insert(Candidate).values(candidate_id=f"c{n}", email=f"p{n}@example.org", first_name="A",
+                                                 last_name="B", channel="email", first_batch_id="b1",
+                                                 last_batch_id="b1", timezone="Europe/London"))  # fmt: skip
+    return range(3)
+
+
 def test_the_ledger_is_read_with_human_opens_only(ledger_url):
     engine = open_ledger(ledger_url)
     with engine.begin() as conn:
-        conn.execute(sa.insert(Batch).values(id="b1", source_name="r.csv", file_sha256="0" * 64, status="imported"))
-        for n in range(3):
-            conn.execute(sa.insert(Candidate).values(candidate_id=f"c{n}", email=f"p{n}@example.org", first_name="A",
-                                                     last_name="B", channel="email", first_batch_id="b1",
-                                                     last_batch_id="b1", timezone="Europe/London"))  # fmt: skip
+        for n in three_candidates(conn):
             decision = conn.execute(sa.insert(Decision).values(
                 candidate_id=f"c{n}", batch_id="b1", source_line=n, role="R", decision="offer",
                 decided_at=T0 - timedelta(days=3)).returning(Decision.id)).scalar_one()  # fmt: skip
@@ -200,11 +206,7 @@ def test_a_big_ledger_read_on_a_second_process_reads_the_same_frames(tmp_path, m
 
     engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     with engine.begin() as conn:
-        conn.execute(sa.insert(Batch).values(id="b1", source_name="r.csv", file_sha256="0" * 64, status="imported"))
-        for n in range(3):
-            conn.execute(sa.insert(Candidate).values(candidate_id=f"c{n}", email=f"p{n}@example.org", first_name="A",
-                                                     last_name="B", channel="email", first_batch_id="b1",
-                                                     last_batch_id="b1", timezone="Europe/London"))  # fmt: skip
+        for n in three_candidates(conn):
             for step in range(n + 1):
                 conn.execute(sa.insert(Message).values(
                     message_key=f"k{n}-{step}", campaign="spring", candidate_id=f"c{n}", cadence="offer:email",
