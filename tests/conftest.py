@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +19,8 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 import pytest
 import sqlalchemy as sa
+
+from tests import prefect_server
 
 POSTGRES_URL = os.environ.get("FOLLOWUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -49,24 +46,6 @@ def no_user_settings():
     os.environ.update(removed)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def prefect_api_answers(url: str) -> bool:
-    try:
-        with _NO_PROXY.open(f"{url}/health", timeout=5) as answer:
-            return answer.read().strip() == b"true"
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
-# No proxy: an *_proxy variable in the environment would otherwise route 127.0.0.1 through it.
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 class LocalPrefectServer:
     """One local Prefect server for the session's `followup` child processes: each records its
     flow runs there instead of starting (~12 s) and stopping (~2 s) a temporary server of its own.
@@ -74,21 +53,15 @@ class LocalPrefectServer:
 
     def __init__(self) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="followup-tests-prefect-"))
-        port = free_port()
+        port = prefect_server.free_port()
         self.url = f"http://127.0.0.1:{port}/api"
         env = {name: value for name, value in without_user_settings(os.environ).items() if not name.startswith("PREFECT_")}
         env.update(PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                    PREFECT_LOGGING_LEVEL="WARNING")  # fmt: skip
-        with (self.home / "server.log").open("w") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.process = prefect_server.start(self.home, port, env)
 
     def ready(self) -> str:
-        deadline = time.monotonic() + 180  # a busy 2-core machine can take a while to set up its database
-        while not prefect_api_answers(self.url):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Prefect server did not start: {(self.home / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.25)
+        prefect_server.wait_until_up(self.url, self.process, self.home, seconds=180)
         return self.url
 
     def stop(self) -> None:

@@ -43,6 +43,33 @@ def api(base: str, path: str, body: dict | None = None, attempts: int = 5):
             time.sleep(attempt)
 
 
+def answers(base: str) -> bool:
+    """Whether the Prefect API at `base` is up."""
+    try:
+        with _OPENER.open(f"{base}/health", timeout=5) as answer:
+            return answer.read().strip() == b"true"
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def start(home: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
+    """`prefect server start` on 127.0.0.1:`port`, its output in `home`/server.log."""
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "server.log").open("w") as log:
+        return subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def wait_until_up(base: str, server: subprocess.Popen, home: Path, seconds: float = 120) -> None:
+    """Until the server answers; the test fails with its log when it died or took longer than
+    `seconds` (a busy 2-core machine can take a while to set up its database)."""
+    deadline = time.monotonic() + seconds
+    while not answers(base):
+        if server.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the Prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.25)
+
+
 @contextmanager
 def local_prefect_server(home: Path, **settings: str) -> Iterator[tuple[str, dict[str, str]]]:
     """A server with a home of its own (its own SQLite database), stopped afterwards; yields its
@@ -53,22 +80,10 @@ def local_prefect_server(home: Path, **settings: str) -> Iterator[tuple[str, dic
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env.update(PREFECT_HOME=str(home), PREFECT_API_URL=base, PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_LOGGING_LEVEL="WARNING")  # fmt: skip
-    home.mkdir(parents=True, exist_ok=True)
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env={**env, **settings}, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    server = start(home, port, {**env, **settings})
     try:
-        deadline = time.monotonic() + 120  # a busy 2-core machine can take a while to migrate its database
-        while True:
-            try:
-                api(base, "/health")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the Prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.25)
+        wait_until_up(base, server, home)
         yield base, env
     finally:
         server.terminate()
         server.wait(timeout=30)
-        log.close()

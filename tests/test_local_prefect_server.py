@@ -11,21 +11,21 @@ import socket
 import sys
 import threading
 import types
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from followup.cli import local_prefect
 from followup.samples import ensure_sample
-from tests.conftest import _NO_PROXY, free_port, prefect_api_answers, without_user_settings
+from tests.conftest import without_user_settings
+from tests.prefect_server import answers as prefect_api_answers
+from tests.prefect_server import api as prefect_api
+from tests.prefect_server import free_port
 from tests.test_cli_process import followup
 
 
 def flow_runs(api: str) -> list[dict]:
-    request = urllib.request.Request(f"{api}/flow_runs/filter", data=b"{}", headers={"Content-Type": "application/json"})
-    with _NO_PROXY.open(request, timeout=10) as answer:
-        return json.loads(answer.read())
+    return prefect_api(api, "/flow_runs/filter", {})
 
 
 @pytest.fixture
