@@ -103,7 +103,7 @@ def _render_and_send(
 ) -> SendReport:
     """Render, then send; a big campaign sends its first messages while the rest are rendered
     (the senders wait for more until rendering ends), so rendering costs the run little time."""
-    ids = planned_messages(settings.ledger_url, name)
+    ids = planned_messages(settings.ledger_url, name).unwrap()
     recover_claims(setup)
     if not in_processes(ids, settings.render_processes):
         _count_rendered(summary, render_ids(settings.ledger_url, ids, render_setup, business_now,
