@@ -21,6 +21,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from followup.cadence.spec import CadenceSpec
 from followup.clock import business_time
+from flows.secret_blocks import with_secrets
 from followup.config import Settings, load_settings
 from followup.sending import SendReport
 from followup.sending.setup import SendSetup
@@ -60,7 +61,7 @@ def sweep(
     cadence: CadenceSpec | None = None,
 ) -> SweepSummary:
     """`cadence`: the cadence file's values already read; else FOLLOWUP_CADENCE_FILE's."""
-    settings = settings or load_settings()
+    settings = settings or with_secrets(load_settings())
     business_now = business_time(business_now)
     summary = sweep_steps(settings, business_now, email, templates_dir, cadence)
     publish_warm_candidates(settings, business_now)

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         "Unset on a SQLite ledger: made on first use and kept in the data dir; required on any other ledger.",
     )
 
+    secret_blocks: bool = Field(
+        default=False,
+        description="Read each secret the environment leaves unset from a Prefect Secret block of the Prefect API "
+        "the flows use (flows/secret_blocks.py: sendgrid-api-key, followup-secret-key, followup-inbound-token, "
+        "followup-smtp-password, followup-database-url).",
+    )
+
     # --- sending (DESIGN.md, Configuration) ---
     transport: Literal["sendgrid", "smtp", "file", "memory"] | None = Field(
         default=None,

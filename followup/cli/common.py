@@ -90,10 +90,20 @@ def quiet_services() -> None:
 
 def settings_or_refuse() -> Settings:
     try:
-        return load_settings(State.settings_file)
+        settings = load_settings(State.settings_file)
+        if not settings.secret_blocks:
+            return settings
+        from flows.secret_blocks import SecretBlocksUnreadable, with_secrets  # imports Prefect: only then
+
+        try:
+            return with_secrets(settings, State.settings_file)
+        except SecretBlocksUnreadable as exc:  # not the user's input: a service that did not answer
+            failure = str(exc)
     except Exception as exc:  # pydantic's message names the variable and the bad value
         err.print(f"[red]Settings are invalid:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_REFUSED) from None
+    err.print(f"[red]Cannot read the secrets:[/red] {escape(failure)}")
+    raise typer.Exit(EXIT_FAILURE)
 
 
 def cadence_or_refuse(settings: Settings) -> CadenceSpec:
