@@ -5,6 +5,7 @@ out-of-office's return date)."""
 
 from __future__ import annotations
 
+import email
 import email.policy
 import json
 import urllib.request
@@ -244,6 +245,21 @@ def test_the_token_is_checked_before_the_body_is_read(server):
     assert post(url, token="", raw=garbage)[0] == 404  # /webhooks/sendgrid/inbound/ is no route
     assert post(url, raw=(b'{"a": 1}', "application/json"))[0] == 400  # the right token, not a form
     assert rows(engine, Reply) == []
+
+
+def test_a_post_that_is_no_inbound_form_is_refused_and_kept_whole_for_a_person(ledger_url, tmp_path):
+    engine = open_ledger(ledger_url)
+    seed(engine)
+    kept_in = tmp_path / "quarantine" / "inbound"
+    body = b"From: Ana <person0@example.org>\r\nSubject: Re: Your offer\r\n\r\nI accept!\r\n"
+    with serving(engine, SECRET, inbound_setup=InboundSetup(SecretStr(TOKEN), ADDRESSES, None, kept_in)) as url:
+        status, answer = post(url, raw=(body, "message/rfc822"))
+    assert status == 400 and "multipart/form-data" in answer
+    assert rows(engine, Reply) == []  # nothing matched or stored from it
+    [kept] = kept_in.iterdir()
+    message = email.message_from_bytes(kept.read_bytes())
+    assert message.get_content_type() == "message/rfc822" and "multipart/form-data" in message["X-Followup-Refused"]
+    assert kept.read_bytes().endswith(body)  # as it came: the candidate's answer is all there
 
 
 def test_without_a_token_set_every_post_is_refused(ledger_url):

@@ -20,6 +20,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -53,12 +54,14 @@ class InboundSetup:
     token: SecretStr | None
     addresses: ReplyAddresses | None
     fallback_forward_to: str | None
+    # Where a post that is no Inbound Parse form is kept (keep_unreadable); None: only logged.
+    unreadable_dir: Path | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> InboundSetup:
         secret = signing_secret(settings) if settings.reply_domain else None
         addresses = ReplyAddresses(settings.reply_domain, secret) if settings.reply_domain and secret else None
-        return cls(settings.inbound_token, addresses, settings.from_email)
+        return cls(settings.inbound_token, addresses, settings.from_email, settings.quarantine_dir / "inbound")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,20 @@ def match(engine, setup: InboundSetup, reply: InboundReply) -> tuple[store.Answe
         if answered is not None:
             return answered, "sender"
     return None, None
+
+
+def keep_unreadable(directory: Path, body: bytes, content_type: str, problem: str, received_at: datetime) -> Path:
+    """A post refused as no Inbound Parse form, kept whole for a person to read: SendGrid does not
+    post again after a 4xx, so this file is all that is left of what may be a candidate's answer.
+    The body with its Content-Type is a MIME entity: a mail client or Python's email package opens
+    it as it came."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{received_at:%Y%m%dT%H%M%S%fZ}-{hashlib.sha256(body).hexdigest()[:12]}.eml"
+    headers = (f"Content-Type: {content_type or 'application/octet-stream'}\r\n"
+               f"X-Followup-Refused: {' '.join(problem.split())}\r\n"
+               f"X-Followup-Received-At: {received_at.isoformat()}\r\n\r\n")  # fmt: skip
+    path.write_bytes(headers.encode("utf-8", "replace") + body)
+    return path
 
 
 def receive_reply(engine, setup: InboundSetup, reply: InboundReply, received_at: datetime) -> Received:

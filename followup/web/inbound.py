@@ -8,7 +8,8 @@ is lost for good. Posted again, it is recognised by its Message-ID and stored on
 
 - 413 for a body over MAX_BODY_BYTES (a whole email with attachments: SendGrid takes mail up to
   30 MB), from its Content-Length before any of it is read;
-- 400 for a body that is not an Inbound Parse form (never retried by SendGrid: the log says why).
+- 400 for a body that is not an Inbound Parse form (never retried by SendGrid): the log says why,
+  and the post is kept whole under the quarantine dir (data/quarantine/inbound/) for a person.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from followup.models import utcnow
-from followup.stages.replies import receive_reply
+from followup.stages.replies import keep_unreadable, receive_reply
 from followup.tracking.inbound import NotInbound, parse_form
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,12 @@ def _receive(request: Request, body: bytes, received_at: datetime) -> Response:
     try:
         reply = parse_form(body, request.headers.get("content-type", ""))
     except NotInbound as exc:
-        log.error("refused an Inbound Parse POST: %s", exc)
+        directory = request.app.state.inbound.unreadable_dir
+        if directory is None:
+            log.error("refused an Inbound Parse POST: %s", exc)
+        else:
+            kept = keep_unreadable(directory, body, request.headers.get("content-type", ""), str(exc), received_at)
+            log.error("refused an Inbound Parse POST: %s; the post is kept in %s", exc, kept)
         return PlainTextResponse(f"{exc}\n", 400)
     received = receive_reply(request.app.state.engine, request.app.state.inbound, reply, received_at)
     return JSONResponse({"stored": received.stored, "outcome": received.outcome, "matched_by": received.matched_by})
