@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from followup.cadence.spec import BASE_VARIANT, KINDS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -97,6 +99,12 @@ class Settings(BaseSettings):
         description="Read each secret the environment leaves unset from a Prefect Secret block of the Prefect API "
         "the flows use (flows/secret_blocks.py: sendgrid-api-key, followup-secret-key, followup-inbound-token, "
         "followup-smtp-password, followup-database-url).",
+    )
+
+    variants_off: str | None = Field(
+        default=None,
+        description="A/B template variants not to send, comma-separated <kind>.<variant> (e.g. offer.b, the shipped "
+        "subject-line test): that kind's messages get one of its other variants, the base (a) at least.",
     )
 
     # --- sending (DESIGN.md, Configuration) ---
@@ -210,6 +218,22 @@ class Settings(BaseSettings):
         if value and not value.lower().startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL, e.g. https://jobs.example.com/unsubscribe")
         return value or None
+
+    @field_validator("variants_off")
+    @classmethod
+    def _variant_names(cls, value: str | None) -> str | None:
+        names = [name.strip() for name in (value or "").split(",") if name.strip()]
+        for name in names:
+            kind, _, variant = name.partition(".")
+            if kind not in KINDS or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", variant):
+                raise ValueError(f"{name!r} is not <kind>.<variant> for a kind of {', '.join(KINDS)}, e.g. offer.b")
+            if variant == BASE_VARIANT:
+                raise ValueError(f"{name!r}: the base variant ({BASE_VARIANT}) is always sent; name the others")
+        return ",".join(names) or None
+
+    def variants_not_sent(self) -> tuple[str, ...]:
+        """FOLLOWUP_VARIANTS_OFF as names: ("offer.b",)."""
+        return tuple(sorted(set(self.variants_off.split(",")))) if self.variants_off else ()
 
     @field_validator("secret_key")
     @classmethod

@@ -234,3 +234,13 @@ def test_a_nudge_names_the_reply_by_date_the_offer_named_unless_the_deadline_doe
         assert "I wanted to check in" in nudge  # the nudge's text, and it names a date
         assert named in offer and named in nudge, (cid, offer, nudge)
     assert "December 17, 2026" not in texts["C-OPEN", 1]  # two weeks from the nudge's own day
+
+
+def test_variants_turned_off_in_the_settings_are_not_rendered(ledger_url, tmp_path):
+    decisions = import_sample(ledger_url, tmp_path)
+    plan(ledger_url, decisions)
+    ids = planned_ids(open_ledger(ledger_url), campaign="nov")
+    setup = RenderSetup.of(Settings(data_dir=tmp_path / "settings", variants_off="offer.b"))
+    assert render_messages.fn(ledger_url, ids, setup)["rendered"] > 0
+    rendered = [row for row in statuses(ledger_url).values() if row.status == "rendered"]
+    assert {row.variant for row in rendered} == {"a"}  # the sample's offers would be split a/b otherwise

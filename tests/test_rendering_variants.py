@@ -9,6 +9,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from followup.rendering import Renderer, assign_variant, available_variants, render_chunk
 
 NOW = datetime(2024, 3, 15, 14, 0, tzinfo=timezone.utc)
@@ -135,3 +137,26 @@ def test_render_chunk_speaks_from_the_scheduled_time():
     (later_row,), _ = render_chunk(renderer, [_row(1, variant="a", scheduled_for=later)])
     assert "March 29, 2024" in now_row["text_body"]  # two weeks after sending
     assert "April 15, 2024" in later_row["text_body"]
+
+
+def test_a_variant_turned_off_is_not_sent_not_even_to_rows_that_had_it(tmp_path: Path):
+    (tmp_path / "offer.c").mkdir()
+    (tmp_path / "offer.c" / "email.subject.j2").write_text("C {{ first_name }}\n", encoding="utf-8")
+    assert available_variants("offer", tmp_path) == ["a", "b", "c"]
+    renderer = Renderer(tmp_path, company_defaults=DEFAULTS, variants_off=["offer.b"])
+    assert renderer.variants("offer") == ["a", "c"] and renderer.variants("rejection") == ["a"]
+    rows = [_row(n) for n in range(40)] + [_row(99, variant="b"), _row(98, variant="c")]
+    rendered, failed = render_chunk(renderer, rows)
+    assert failed == [] and {r["variant"] for r in rendered} == {"a", "c"}
+    assert next(r for r in rendered if r["id"] == 98)["variant"] == "c"  # one still sent stays
+    assert not [r for r in rendered if "love you to join us" in r["subject"]]  # offer.b's subject line
+
+
+def test_the_setting_names_variants_by_kind_and_never_the_base():
+    from followup.config import Settings
+
+    assert Settings(variants_off=" offer.b, rejection.b ,offer.b").variants_not_sent() == ("offer.b", "rejection.b")
+    assert Settings().variants_not_sent() == ()
+    for wrong, why in (("offer.a", "base variant"), ("ofer.b", "not <kind>.<variant>"), ("offer", "not <kind>")):
+        with pytest.raises(ValueError, match=why):
+            Settings(variants_off=wrong)

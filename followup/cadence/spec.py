@@ -19,6 +19,8 @@ DECISIONS = ("offer", "reject")
 # The messages a cadence can send (the template folders are named after them), and which belong
 # to which decision: an offer's reasons are strengths and a rejection's are feedback, never crossed.
 KINDS = ("offer", "offer_nudge", "rejection", "keep_in_touch", "in_person_invite")
+# Each kind's base template variant (templates/<kind>/); an A/B variant is templates/<kind>.<variant>/.
+BASE_VARIANT = "a"
 KINDS_FOR_DECISION = {
     "offer": ("offer", "offer_nudge", "in_person_invite"),
     "reject": ("rejection", "keep_in_touch"),

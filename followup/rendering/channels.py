@@ -7,7 +7,7 @@ its parts, whether it goes by mail or as a script read aloud, its word limit, it
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -110,6 +110,7 @@ class Renderer:
         company_defaults: dict | None = None,
         unsubscribe_base_url: str | None = None,
         unsubscribe_secret: SecretStr | None = None,
+        variants_off: Iterable[str] = (),
     ) -> None:
         defaults = dict(company_defaults or {})
         unknown = sorted(set(defaults) - set(COMPANY_DEFAULT_KEYS))
@@ -128,12 +129,19 @@ class Renderer:
         self._parts: dict[tuple[str, str, str, str], dict[str, tuple[str, Template]]] = {}
         self._layouts: dict[tuple[str | None, str], dict[str, str]] = {}
         self._variants: dict[str, list[str]] = {}
+        self._variants_off = frozenset(variants_off)
         self._globals = dict(self.env.globals)
 
     def variants(self, kind: str) -> list[str]:
+        """The variants this kind's messages are spread over: those the templates hold, less
+        those turned off (FOLLOWUP_VARIANTS_OFF, "offer.b"); the base is never off."""
         if kind not in self._variants:
-            self._variants[kind] = self.index.variants(kind)
+            self._variants[kind] = [v for v in self.index.variants(kind)
+                                    if v == BASE_VARIANT or not self.turned_off(kind, v)]  # fmt: skip
         return self._variants[kind]
+
+    def turned_off(self, kind: str, variant: str) -> bool:
+        return f"{kind}.{variant}" in self._variants_off
 
     def _layout_names(self, company: str | None, locale: str) -> dict[str, str]:
         """layout["email.txt"] -> the company's own layout file if it has one, else the house

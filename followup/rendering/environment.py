@@ -32,15 +32,13 @@ from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from jinja2.utils import missing
 
-from followup.cadence.spec import KINDS
+from followup.cadence.spec import BASE_VARIANT, KINDS
 from followup.channels import CHANNELS
 
 from .bounds import BoundedCodeGenerator, BoundedSandbox, BoundExceeded
 from .formatting import FILTERS
 from .message import RenderError
 from .output import EmptyValue, MessageCodeGenerator, refuse_none
-
-BASE_VARIANT = "a"
 
 _KIND_FOLDER = re.compile(r"^(?P<kind>[a-z_]+)(?:\.(?P<variant>[a-z0-9][a-z0-9_-]*))?$")
 PART_FILE = re.compile(r"^(?P<stem>[a-z_]+)\.(?P<part>[a-z]+)(?:\.(?P<locale>[A-Za-z]{2,3}(?:_\w+)?))?\.j2$")

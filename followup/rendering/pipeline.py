@@ -40,7 +40,8 @@ def render_chunk(
         kind, channel = row["kind"], row["channel"]
         variant = row.get("variant")
         try:
-            if not variant:
+            # A variant kept from before (the row rendered again) that was turned off since is not sent.
+            if not variant or renderer.turned_off(kind, variant):
                 variant = assign_variant(row["campaign"], row["candidate_id"], renderer.variants(kind))
             context = candidate_context(
                 row,

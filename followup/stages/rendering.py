@@ -36,14 +36,15 @@ PARALLEL_FROM = 10_000
 @dataclass(frozen=True)
 class RenderSetup:
     """What rendering needs besides the rows: the user's templates, if any, the company's
-    settings, and the secret that signs unsubscribe links. Hashable, so a process compiles the
-    templates once per setup, and picklable, so a spawned worker gets the same. The secret is a
-    SecretStr: a repr or a log line shows asterisks."""
+    settings, the secret that signs unsubscribe links, and the variants not to send. Hashable,
+    so a process compiles the templates once per setup, and picklable, so a spawned worker gets
+    the same. The secret is a SecretStr: a repr or a log line shows asterisks."""
 
     templates_dir: Path | None = None
     company_defaults: tuple[tuple[str, str | int], ...] = ()
     unsubscribe_base_url: str | None = None
     unsubscribe_secret: SecretStr | None = None
+    variants_off: tuple[str, ...] = ()  # FOLLOWUP_VARIANTS_OFF: ("offer.b",)
 
     @classmethod
     def of(cls, settings: Settings, templates_dir: Path | None = None) -> RenderSetup:
@@ -52,6 +53,7 @@ class RenderSetup:
             tuple(sorted(settings.company_defaults().items())),
             settings.unsubscribe_url,
             signing_secret(settings),
+            settings.variants_not_sent(),
         )
 
 
@@ -63,6 +65,7 @@ def renderer_for(setup: RenderSetup) -> Renderer:
         company_defaults=dict(setup.company_defaults),
         unsubscribe_base_url=setup.unsubscribe_base_url,
         unsubscribe_secret=setup.unsubscribe_secret,
+        variants_off=setup.variants_off,
     )
 
 
