@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -106,8 +107,15 @@ def test_two_workers_running_campaigns_and_sweeps_at_once_send_every_message_exa
         finally:
             for worker in workers:
                 worker.terminate()
-            for worker in workers:
-                worker.wait(timeout=60)
+            for worker, name in zip(workers, WORKERS):
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    # Prefect 3.9's worker now and then misses its SIGTERM and polls on: stopped as
+                    # systemd's stop timeout would (docs/production.md), and said.
+                    worker.kill()
+                    worker.wait(timeout=30)
+                    warnings.warn(f"Prefect worker {name} did not stop within 30 s of SIGTERM; killed", stacklevel=1)
 
     assert sorted(run["state_type"] for run in done) == ["COMPLETED"] * len(runs), [
         (run["name"], run["state_type"], run["state"]["message"]) for run in done
