@@ -78,3 +78,25 @@ def test_a_ledger_that_cannot_be_reached_is_said_once_without_a_traceback(tmp_pa
     assert done.returncode == 1, done.stderr
     assert "The ledger could not be reached: connection failed" in done.stderr and "followup sweep" in done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_sigterm_stops_a_command_at_once_with_one_line_and_nothing_left_running(tmp_path, child_env):
+    """A service manager's stop (or `kill`): unwound like Ctrl-C, exit 143, no traceback, and no
+    server, sender or render process of the command outlives it."""
+    import signal
+    import time
+
+    env = child_env(FOLLOWUP_DATA_DIR=str(tmp_path / "data"))
+    demo = subprocess.Popen([sys.executable, "-m", "followup.cli", "demo", "--days", "3"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    log = tmp_path / "data" / "demo" / "demo.log"
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and log.stat().st_size) and demo.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # until the round is under way: its log has its first line
+    assert demo.poll() is None, demo.stderr.read()
+    demo.send_signal(signal.SIGTERM)
+    _, stderr = demo.communicate(timeout=60)
+    assert demo.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.rstrip().endswith("Terminated.") and "Traceback" not in stderr, stderr
+    left = subprocess.run(["pgrep", "-g", str(demo.pid)], capture_output=True, text=True).stdout.split()
+    assert left == []

@@ -7,6 +7,7 @@ that run them, so `followup --help` stays fast and never starts Prefect.
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 
 from rich.markup import escape
@@ -27,12 +28,27 @@ def _ledger_unreachable(exc: BaseException) -> str | None:
     return mask_email(str(exc.orig or exc).strip().splitlines()[0])
 
 
+class Terminated(Exception):
+    """SIGTERM (a service manager stopping us, `kill`): unwound like Ctrl-C, so the senders'
+    pools close and the user reads one line instead of dying silently by the signal."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
+    # Inside a flow run Prefect installs its own handler first (the run is marked crashed), then
+    # calls this one: the previous handler, which it restores and signals again.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except KeyboardInterrupt:
         err.print("Interrupted.")
         sys.exit(130)
+    except Terminated:
+        err.print("Terminated.")
+        sys.exit(128 + signal.SIGTERM)
     except Exception as exc:
         problem = _ledger_unreachable(exc)
         if problem is None:
