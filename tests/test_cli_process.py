@@ -100,3 +100,12 @@ def test_sigterm_stops_a_command_at_once_with_one_line_and_nothing_left_running(
     assert stderr.rstrip().endswith("Terminated.") and "Traceback" not in stderr, stderr
     left = subprocess.run(["pgrep", "-g", str(demo.pid)], capture_output=True, text=True).stdout.split()
     assert left == []
+
+
+def test_the_command_line_starts_without_the_data_stack():
+    """`followup --help` and every command's start load none of pandas, pyarrow, SQLAlchemy,
+    Prefect or Great Expectations (half a second of imports): each command loads what it uses."""
+    heavy = ("pandas", "pyarrow", "numpy", "sqlalchemy", "prefect", "great_expectations", "jinja2")
+    code = f"import sys, followup.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -15,7 +15,9 @@ from rich.text import Text
 
 from followup.cli.common import EXIT_DONE, EXIT_REFUSED, JsonOption, app, err, out, settings_or_refuse
 from followup.config import Settings
-from followup.stages.importing import ImportSummary
+
+if TYPE_CHECKING:  # the stage imports pandas and pyarrow: not for `followup --help` or a sweep
+    from followup.stages.importing import ImportSummary
 
 
 def _run_import(path: Path, mapping: Path | None, settings: Settings) -> ImportSummary:

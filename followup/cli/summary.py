@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
@@ -12,7 +13,9 @@ from rich.table import Table
 from followup.cadence.spec import CadenceSpec
 from followup.cli.common import err, out
 from followup.config import Settings
-from followup.stages.summaries import CampaignSummary
+
+if TYPE_CHECKING:  # the stage imports pandas: not for every command's start
+    from followup.stages.summaries import CampaignSummary
 
 
 def print_campaign(summary: CampaignSummary, as_json: bool) -> None:

@@ -23,7 +23,6 @@ import typer
 from followup import logs
 from followup.cli.common import JsonOption, State, app, cadence_or_refuse, err, settings_or_refuse
 from followup.cli.demo.progress import RoundProgress
-from followup.cli.demo.summary import LOG_NAME, print_round, round_json
 
 DEMO_EXPERIMENT_SHARE = 0.3
 DEMO_CAMPAIGN = "demo-round"
@@ -57,6 +56,7 @@ def demo(
     settings = settings_or_refuse()
     cadence = cadence_or_refuse(settings)
     from flows.demo_round import demo_round
+    from followup.cli.demo.summary import LOG_NAME, print_round, round_json
     from followup.cli.demo.world import DemoWorld
     from followup.samples import SAMPLE_NOW, generate_batch, write_batch
     from followup.store import close_ledgers
