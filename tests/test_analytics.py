@@ -39,6 +39,7 @@ def data(messages: list[tuple], responses: list[tuple] = ()) -> ReportData:
     answers = pd.DataFrame(list(responses), columns=["candidate_id", "outcome", "received_at"])
     answers["received_at"] = pd.to_datetime(answers["received_at"], utc=True)
     initial = frame[frame["step"] == 0][list(INITIAL_COLUMNS)].reset_index(drop=True)
+    initial["cadence_name"] = initial["cadence"]  # the keys here are the names themselves
     return ReportData(initial, frame[list(STEP_COLUMNS)], answers)
 
 

@@ -110,7 +110,8 @@ def world(seed: int) -> tuple[ReportData, pd.DataFrame]:
     responses = pd.DataFrame({"candidate_id": messages["candidate_id"][answered],
                               "outcome": np.where(channel[answered] == "voicemail", "called_back", "replied"),
                               "received_at": messages["sent_at"][answered] + pd.Timedelta(hours=2)})  # fmt: skip
-    data = ReportData(messages[list(INITIAL_COLUMNS)], messages[list(STEP_COLUMNS)], responses.reset_index(drop=True))
+    initial = messages[list(INITIAL_COLUMNS)].assign(cadence_name=messages["cadence"])  # keys that are the names
+    data = ReportData(initial, messages[list(STEP_COLUMNS)], responses.reset_index(drop=True))
     return data, truth.assign(responded=answered)
 
 

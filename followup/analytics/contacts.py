@@ -110,7 +110,7 @@ def contacts_of(initial: pd.DataFrame, since: datetime | None, company_zone: str
     initial = pd.concat([initial, local_times(initial, company_zone)], axis=1)
     initial["delay"] = delays(initial, company_zone, company_country)
     initial["weekday"] = np.asarray(WEEKDAYS + ("unknown",), dtype=object)[initial["weekday"].fillna(7).astype(int)]
-    names = (initial["cadence_name"] if "cadence_name" in initial else initial["cadence"]).astype("object")
+    names = initial["cadence_name"].astype("object")
     cadence_kind = names.map({name: str(name).split(":")[0] for name in pd.unique(names)})
     initial["decision_kind"] = initial["decision"].map(_KINDS).fillna(cadence_kind.map(_KINDS)).fillna("other")
     initial["variant_cell"] = initial["kind"] + "/" + initial["variant"].fillna("default").replace("", "default")

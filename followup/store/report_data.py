@@ -39,7 +39,9 @@ _SECOND_READER_FROM = 200_000  # messages
 class ReportData:
     """candidate_id and cadence are keys only: integers read from SQLite, text from PostgreSQL."""
 
-    initial: pd.DataFrame  # INITIAL_COLUMNS: every sent step 0, the facts of its candidate and decision
+    # INITIAL_COLUMNS and cadence_name ("offer:email"): every sent step 0, the facts of its
+    # candidate and decision
+    initial: pd.DataFrame
     messages: pd.DataFrame  # STEP_COLUMNS: every sent message, with what its events show
     responses: pd.DataFrame  # candidate_id, outcome, received_at (UTC)
 
