@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))  # tests.prefect_server: the Prefect server the te
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from tests.prefect_server import PREFECT, api, local_prefect_server  # noqa: E402
+from tests.prefect_server import PREFECT, api, local_prefect_server, start_worker, stop_workers  # noqa: E402
 
 POSTGRES_URL = os.environ.get("FOLLOWUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 API_KEY = "SG.scale"
@@ -192,12 +192,7 @@ def main() -> None:
                 "PREFECT_WORKER_QUERY_SECONDS": "1",
             }
             logs = [workdir / f"{name}.log" for name in WORKERS]
-            workers = [
-                subprocess.Popen([*PREFECT, "worker", "start", "--pool", "followup", "--name", name, "--limit", "2"],
-                                 cwd=workdir, env={**env, **settings}, stdout=log.open("w"),
-                                 stderr=subprocess.STDOUT)  # fmt: skip
-                for name, log in zip(WORKERS, logs)
-            ]
+            workers = [start_worker(name, workdir, {**env, **settings}, log) for name, log in zip(WORKERS, logs)]
             while {w["name"] for w in api(base, "/work_pools/followup/workers/filter", {})
                    if w["status"] == "ONLINE"} < set(WORKERS):  # fmt: skip
                 time.sleep(0.5)
@@ -212,10 +207,7 @@ def main() -> None:
                 # Closed, so the next trial's sweeps do not plan and render this one's nudges meanwhile.
                 control.cancel(open_ledger(url), campaign)
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=60)
+        stop_workers(workers)
         close_ledgers()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,29 @@ import pytest
 PREFECT = [sys.executable, "-m", "prefect"]
 # No proxy: an *_proxy variable in the environment would otherwise route 127.0.0.1 through it.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def start_worker(name: str, cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`prefect worker start` on the `followup` process pool, two flow runs at a time, its output
+    in `log`."""
+    return subprocess.Popen([*PREFECT, "worker", "start", "--pool", "followup", "--name", name, "--limit", "2"],
+                            cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            preexec_fn=_sigint_as_a_service_has_it)  # fmt: skip
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=60)
+
+
+def _sigint_as_a_service_has_it() -> None:
+    """In a worker's process before it starts: SIGINT at its default, as systemd starts a service.
+    Prefect's worker stops on SIGTERM by sending itself SIGINT, and a shell that runs this in the
+    background (`&`) hands its children SIGINT ignored: such a worker never stops
+    (docs/production.md)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def free_port() -> int:

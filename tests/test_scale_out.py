@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import subprocess
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from followup.channels import delivered_by
 from followup.models import Message
 from followup.sandbox import Sandbox, SandboxConfig
 from followup.samples import generate_batch, write_batch
-from tests.prefect_server import PREFECT, api, local_prefect_server
+from tests.prefect_server import PREFECT, api, local_prefect_server, start_worker, stop_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = ("scale-a", "scale-b")
@@ -82,12 +81,7 @@ def test_two_workers_running_campaigns_and_sweeps_at_once_send_every_message_exa
             "PREFECT_WORKER_QUERY_SECONDS": "1",
         }
         logs = [tmp_path / f"{name}.log" for name in WORKERS]
-        workers = [
-            subprocess.Popen([*PREFECT, "worker", "start", "--pool", "followup", "--name", name, "--limit", "2"],
-                             cwd=tmp_path, env={**env, **settings}, stdout=log.open("w"),
-                             stderr=subprocess.STDOUT)  # fmt: skip
-            for name, log in zip(WORKERS, logs)
-        ]
+        workers = [start_worker(name, tmp_path, {**env, **settings}, log) for name, log in zip(WORKERS, logs)]
         try:
             # Both polling before the first run exists, so that neither takes every run.
             wait_for("the workers did not come online", lambda: {
@@ -105,17 +99,7 @@ def test_two_workers_running_campaigns_and_sweeps_at_once_send_every_message_exa
 
             done = wait_for("the flow runs did not finish", finished, 300, logs)
         finally:
-            for worker in workers:
-                worker.terminate()
-            for worker, name in zip(workers, WORKERS):
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    # Prefect 3.9's worker now and then misses its SIGTERM and polls on: stopped as
-                    # systemd's stop timeout would (docs/production.md), and said.
-                    worker.kill()
-                    worker.wait(timeout=30)
-                    warnings.warn(f"Prefect worker {name} did not stop within 30 s of SIGTERM; killed", stacklevel=1)
+            stop_workers(workers)
 
     assert sorted(run["state_type"] for run in done) == ["COMPLETED"] * len(runs), [
         (run["name"], run["state_type"], run["state"]["message"]) for run in done
