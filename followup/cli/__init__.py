@@ -28,9 +28,11 @@ def _ledger_unreachable(exc: BaseException) -> str | None:
     return mask_email(str(exc.orig or exc).strip().splitlines()[0])
 
 
-class Terminated(Exception):
+class Terminated(BaseException):
     """SIGTERM (a service manager stopping us, `kill`): unwound like Ctrl-C, so the senders'
-    pools close and the user reads one line instead of dying silently by the signal."""
+    pools close and the user reads one line instead of dying silently by the signal. A
+    BaseException, as KeyboardInterrupt is: no `except Exception` on the way may take it for an
+    error of its own (a failed task retried, a setting called invalid)."""
 
 
 def _terminated(signum: int, frame: object) -> None:
