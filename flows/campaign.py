@@ -19,8 +19,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from followup.clock import business_time
-from flows.secret_blocks import with_secrets
-from followup.config import Settings, load_settings
+from followup.config import Settings
 from followup.sending import SendReport
 from followup.sending.setup import SendSetup
 from followup.stages.importing import ImportSummary
@@ -30,6 +29,7 @@ from followup.stages.planning import PlanResult, PlanSetup, default_campaign_nam
 from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import CampaignSummary
 from flows.import_batch import import_batch
+from flows.secret_blocks import run_settings
 from tasks.rendering import in_processes, planned_messages, render_campaign, render_in_background, render_ids
 from tasks.sending import (
     campaign_outcome,
@@ -59,7 +59,7 @@ def run_campaign(
     """`email`: an email transport already made (the demo's sandbox client, tests); otherwise
     the settings choose one, and a run that cannot send is refused before anything is stored.
     `cadence`: the cadence file's values already read (the demo's); else FOLLOWUP_CADENCE_FILE's."""
-    settings = settings or with_secrets(load_settings())
+    settings = run_settings(settings)
     business_now = business_time(business_now)
     plan_setup = PlanSetup.of(settings, cadence)
     if dry_run:

@@ -21,8 +21,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from followup.cadence.spec import CadenceSpec
 from followup.clock import business_time
-from flows.secret_blocks import with_secrets
-from followup.config import Settings, load_settings
+from followup.config import Settings
 from followup.sending import SendReport
 from followup.sending.setup import SendSetup
 from followup.stages import rendering
@@ -30,6 +29,7 @@ from followup.stages.engagement import EngagementSetup
 from followup.stages.planning import NextSteps, PlanSetup
 from followup.stages.rendering import RenderSetup
 from followup.stages.summaries import SweepSummary
+from flows.secret_blocks import run_settings
 from tasks.engagement import warm_list
 from tasks.rendering import render_campaign
 from tasks.sending import (
@@ -61,7 +61,7 @@ def sweep(
     cadence: CadenceSpec | None = None,
 ) -> SweepSummary:
     """`cadence`: the cadence file's values already read; else FOLLOWUP_CADENCE_FILE's."""
-    settings = settings or with_secrets(load_settings())
+    settings = run_settings(settings)
     business_now = business_time(business_now)
     summary = sweep_steps(settings, business_now, email, templates_dir, cadence)
     publish_warm_candidates(settings, business_now)

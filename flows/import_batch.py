@@ -6,9 +6,9 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from flows.secret_blocks import with_secrets
-from followup.config import Settings, load_settings
+from followup.config import Settings
 from followup.stages.importing import ImportSetup, ImportSummary
+from flows.secret_blocks import run_settings
 from tasks import importing as import_tasks
 
 
@@ -19,7 +19,7 @@ def import_batch(
     settings: Settings | None = None,
 ) -> ImportSummary:
     """Import `path`. A refused batch is a normal outcome (status "refused"), not a flow failure."""
-    setup = ImportSetup.of(settings or with_secrets(load_settings()))
+    setup = ImportSetup.of(run_settings(settings))
     log = get_run_logger()
     path = Path(path)
     opened = import_tasks.open_batch(path, setup)

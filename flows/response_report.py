@@ -15,9 +15,9 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from followup.clock import business_time
-from flows.secret_blocks import with_secrets
-from followup.config import Settings, load_settings
+from followup.config import Settings
 from followup.stages.reporting import ReportSetup, channel_rows, markdown_summary
+from flows.secret_blocks import run_settings
 from tasks.reporting import build_report, write_report_files
 
 
@@ -30,7 +30,7 @@ def response_report(
     out_dir: Path | None = None,
 ) -> tuple[dict, dict[str, str]]:
     """(the document, the paths of the files written). `until` defaults to now (the business clock)."""
-    settings = settings or with_secrets(load_settings())
+    settings = run_settings(settings)
     until, since = business_time(until), None if since is None else business_time(since)
     setup = ReportSetup.of(settings, out_dir)
     document = build_report(setup, since, until, campaign)

@@ -20,7 +20,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 from pydantic import AliasChoices, SecretStr
 
-from followup.config import Settings
+from followup.config import SecretsUnreadable, Settings, load_settings
 
 # Setting -> block name (a Prefect block name holds lowercase letters, digits and dashes).
 BLOCK_NAMES = {
@@ -32,8 +32,10 @@ BLOCK_NAMES = {
 }
 
 
-class SecretBlocksUnreadable(RuntimeError):
-    """FOLLOWUP_SECRET_BLOCKS is on and Prefect's API did not answer: nothing runs without them."""
+def run_settings(settings: Settings | None) -> Settings:
+    """A flow's settings: those it was given (the CLI's, a test's), else what a worker's run reads
+    from its environment, with the secrets from their blocks."""
+    return settings or with_secrets(load_settings())
 
 
 def with_secrets(settings: Settings, settings_file: Path | None = None) -> Settings:
@@ -59,7 +61,7 @@ def _block_value(name: str) -> str | None:
             return None
         raise
     except Exception as exc:  # the API is down or refuses: say where, not a client traceback
-        raise SecretBlocksUnreadable(
+        raise SecretsUnreadable(
             f"FOLLOWUP_SECRET_BLOCKS is on, but the Secret block {name!r} could not be read from "
             f"{PREFECT_API_URL.value() or 'Prefect'}: {type(exc).__name__}: {exc}"
         ) from None

@@ -350,6 +350,11 @@ class Settings(BaseSettings):
         return self.data_dir / "call_sheets"
 
 
+class SecretsUnreadable(RuntimeError):
+    """Secrets the settings say to read elsewhere (FOLLOWUP_SECRET_BLOCKS: Prefect's API) could not
+    be read: a failure of that service, not a bad setting; nothing runs without them."""
+
+
 def load_settings(settings_file: Path | None = None) -> Settings:
     """Read the settings once, at the entry point."""
     if settings_file is not None:

@@ -16,7 +16,7 @@ from rich.markup import escape
 from followup import logs
 from followup.cadence.spec import CadenceSpec
 from followup.cli.local_prefect import use_local_server
-from followup.config import Settings, load_settings
+from followup.config import SecretsUnreadable, Settings, load_settings
 
 app = typer.Typer(
     name="followup",
@@ -91,19 +91,17 @@ def quiet_services() -> None:
 def settings_or_refuse() -> Settings:
     try:
         settings = load_settings(State.settings_file)
-        if not settings.secret_blocks:
-            return settings
-        from flows.secret_blocks import SecretBlocksUnreadable, with_secrets  # imports Prefect: only then
+        if settings.secret_blocks:
+            from flows.secret_blocks import with_secrets  # imports Prefect: only then
 
-        try:
-            return with_secrets(settings, State.settings_file)
-        except SecretBlocksUnreadable as exc:  # not the user's input: a service that did not answer
-            failure = str(exc)
+            settings = with_secrets(settings, State.settings_file)
+    except SecretsUnreadable as exc:  # not the user's input: a service that did not answer
+        err.print(f"[red]Cannot read the secrets:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILURE) from None
     except Exception as exc:  # pydantic's message names the variable and the bad value
         err.print(f"[red]Settings are invalid:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_REFUSED) from None
-    err.print(f"[red]Cannot read the secrets:[/red] {escape(failure)}")
-    raise typer.Exit(EXIT_FAILURE)
+    return settings
 
 
 def cadence_or_refuse(settings: Settings) -> CadenceSpec:
