@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from followup.cadence.spec import BASE_VARIANT, KINDS
 
@@ -101,8 +101,9 @@ class Settings(BaseSettings):
         "followup-smtp-password, followup-database-url).",
     )
 
-    variants_off: str | None = Field(
-        default=None,
+    # NoDecode: the variable is comma-separated text, not the JSON list pydantic-settings expects.
+    variants_off: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
         description="A/B template variants not to send, comma-separated <kind>.<variant> (e.g. offer.b, the shipped "
         "subject-line test): that kind's messages get one of its other variants, the base (a) at least.",
     )
@@ -219,21 +220,18 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL, e.g. https://jobs.example.com/unsubscribe")
         return value or None
 
-    @field_validator("variants_off")
+    @field_validator("variants_off", mode="before")
     @classmethod
-    def _variant_names(cls, value: str | None) -> str | None:
-        names = [name.strip() for name in (value or "").split(",") if name.strip()]
+    def _variant_names(cls, value: object) -> tuple[str, ...]:
+        given = value.split(",") if isinstance(value, str) else value or ()
+        names = sorted({str(name).strip() for name in given if str(name).strip()})
         for name in names:
             kind, _, variant = name.partition(".")
             if kind not in KINDS or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", variant):
                 raise ValueError(f"{name!r} is not <kind>.<variant> for a kind of {', '.join(KINDS)}, e.g. offer.b")
             if variant == BASE_VARIANT:
                 raise ValueError(f"{name!r}: the base variant ({BASE_VARIANT}) is always sent; name the others")
-        return ",".join(names) or None
-
-    def variants_not_sent(self) -> tuple[str, ...]:
-        """FOLLOWUP_VARIANTS_OFF as names: ("offer.b",)."""
-        return tuple(sorted(set(self.variants_off.split(",")))) if self.variants_off else ()
+        return tuple(names)
 
     @field_validator("secret_key")
     @classmethod

@@ -155,8 +155,8 @@ def test_a_variant_turned_off_is_not_sent_not_even_to_rows_that_had_it(tmp_path:
 def test_the_setting_names_variants_by_kind_and_never_the_base():
     from followup.config import Settings
 
-    assert Settings(variants_off=" offer.b, rejection.b ,offer.b").variants_not_sent() == ("offer.b", "rejection.b")
-    assert Settings().variants_not_sent() == ()
+    assert Settings(variants_off=" offer.b, rejection.b ,offer.b").variants_off == ("offer.b", "rejection.b")
+    assert Settings().variants_off == ()
     for wrong, why in (("offer.a", "base variant"), ("ofer.b", "not <kind>.<variant>"), ("offer", "not <kind>")):
         with pytest.raises(ValueError, match=why):
             Settings(variants_off=wrong)

@@ -53,7 +53,7 @@ class RenderSetup:
             tuple(sorted(settings.company_defaults().items())),
             settings.unsubscribe_url,
             signing_secret(settings),
-            settings.variants_not_sent(),
+            settings.variants_off,
         )
 
 
