@@ -284,6 +284,27 @@ def test_two_sender_processes_share_a_campaign_without_sending_anything_twice(le
     assert owners == 2  # both processes took a share
 
 
+def test_a_small_campaign_sends_from_its_own_process_and_keeps_the_whole_rate(ledger_url, tmp_path, sandbox):
+    """Sender processes take seconds to start: 30 due messages go out from the run's own process."""
+    import os
+
+    from followup.sending.setup import SendSetup
+    from followup.store.owners import Owner
+
+    settings = settings_for(tmp_path, ledger_url, sandbox, senders=2, send_concurrency=8, send_rate=50.0)
+    path = write_batch(generate_batch(30, seed=6, bad_share=0.0, channel_mix=(1.0, 0.0, 0.0), now=SAMPLE_NOW),
+                       tmp_path / "round.csv")  # fmt: skip
+    summary = run_campaign(path, "nov", None, settings, SAMPLE_NOW)
+
+    assert summary.counts == {"sent": 30} and len(sandbox.messages()) == 30
+    with open_ledger(ledger_url).connect() as conn:
+        claimed_by = set(conn.execute(sa.select(Message.claimed_by)).scalars())
+    assert {Owner.parse(owner).pid for owner in claimed_by} == {os.getpid()}
+    # Each of two processes would send at half the rate; one alone sends at all of it.
+    assert SendSetup.of(settings).policy.rate_per_s == 25.0
+    assert SendSetup.of(settings).in_one_process().policy.rate_per_s == 50.0
+
+
 def test_a_daily_cap_stops_sending_for_the_day_and_the_next_days_sweep_goes_on(tmp_path, sandbox):
     frame = generate_batch(12, seed=4, bad_share=0.0, channel_mix=(1.0, 0.0, 0.0), now=SAMPLE_NOW)
     path = write_batch(frame, tmp_path / "round.csv")

@@ -7,7 +7,7 @@ No key and no explicit transport is a refusal, never a silent no-op.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -82,6 +82,13 @@ class SendSetup:
     # to be had, which check_can_send refuses).
     reply_domain: str | None = None
     reply_secret: SecretStr | None = None
+
+    def in_one_process(self) -> SendSetup:
+        """The same send from one process, with the whole rate limit (each of several processes
+        has its share)."""
+        rate = self.policy.rate_per_s
+        policy = replace(self.policy, rate_per_s=rate * self.senders if rate else None)
+        return replace(self, senders=1, policy=policy)
 
     @property
     def reply_addresses(self) -> ReplyAddresses | None:

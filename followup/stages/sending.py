@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 
 from followup.cadence.missed import after_close, offer_deadline
 from followup.cadence.windows import reach_of
@@ -26,10 +26,13 @@ from followup.sending.envelopes import EnvelopeBuilder
 from followup.sending.routing import on_call_sheets, router_for
 from followup.sending.setup import SendingRefused, SendSetup, check_can_send, sender_address
 from followup.store import control, open_ledger, owners, recovery, stop_rules, suppressions, windows
+from followup.store import sending as sending_store
 from followup.store.control import campaigns_with_due
 from followup.transports.base import Transport
 
 log = logging.getLogger(__name__)
+
+_ROUNDS_WORTH_PROCESSES = 40
 
 
 def refusal(setup: SendSetup, email: Transport | None = None) -> str | None:
@@ -80,6 +83,8 @@ def send_stage(
     Run recover() first, so a dead sender's claims are settled before anything is resent."""
     sender_address(setup)  # refuse before any process starts
     cancelled, moved = before_claims(setup, business_now, campaign)
+    if setup.senders > 1 and email is None and not _worth_processes(setup, business_now, campaign, more_coming):
+        setup = setup.in_one_process()
     if setup.senders > 1 and email is None:
         context = multiprocessing.get_context("spawn")
         with context.Pool(setup.senders) as pool:
@@ -90,6 +95,20 @@ def send_stage(
     report.cancelled += cancelled
     report.moved += moved
     return report
+
+
+def _worth_processes(setup: SendSetup, business_now: datetime, campaign: str | None,
+                     more_coming: Callable[[], bool] | None) -> bool:
+    """Whether enough is due to pay for starting sender processes: each takes 1.5-2 s to start
+    here (a new interpreter, its imports), as long as one process takes to send about 40 rounds
+    of its requests in flight at SendGrid's ~100 ms. A sweep or a small campaign sends sooner
+    from this process. While rendering is under way (`more_coming`) it is a big campaign."""
+    if more_coming is not None:
+        return True
+    enough = _ROUNDS_WORTH_PROCESSES * setup.policy.concurrency
+    due = sending_store.due_ids(open_ledger(setup.ledger_url), enough, business_now=business_now,
+                                real_now=datetime.now(timezone.utc), campaign=campaign)  # fmt: skip
+    return len(due) >= enough
 
 
 def before_claims(setup: SendSetup, business_now: datetime, campaign: str | None = None) -> tuple[int, int]:
