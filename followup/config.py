@@ -185,8 +185,8 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         le=64,
-        description="Sender processes a campaign run starts: each sends under its own interpreter lock, "
-        "so about one per core sends fastest.",
+        description="Sender processes a big send starts: each sends under its own interpreter lock, "
+        "so about one per core sends fastest. Fewer due than 40 x send_concurrency go out from one process.",
     )
     render_processes: int = Field(
         default=2, ge=1, le=64, description="Processes that render a big campaign (10,000 messages or more)."
