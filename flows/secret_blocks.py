@@ -50,7 +50,7 @@ def with_secrets(settings: Settings, settings_file: Path | None = None) -> Setti
             found[_init_name(setting)] = value
     if not found:
         return settings
-    return Settings(_env_file=settings_file, **found)  # type: ignore[call-arg]
+    return load_settings(settings_file, **found)
 
 
 def _block_value(name: str) -> str | None:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from followup.cadence.spec import BASE_VARIANT, KINDS
@@ -353,8 +354,29 @@ class SecretsUnreadable(RuntimeError):
     be read: a failure of that service, not a bad setting; nothing runs without them."""
 
 
-def load_settings(settings_file: Path | None = None) -> Settings:
-    """Read the settings once, at the entry point."""
-    if settings_file is not None:
-        return Settings(_env_file=settings_file)  # type: ignore[call-arg]
-    return Settings()
+class SettingsInvalid(ValueError):
+    """Settings that cannot be used: one line per problem, by the variable's name."""
+
+
+def load_settings(settings_file: Path | None = None, **values: object) -> Settings:
+    """Read the settings once, at the entry point: the environment, `settings_file` if any, and
+    `values` found elsewhere (Prefect Secret blocks), checked alike. Raises SettingsInvalid."""
+    try:
+        return Settings(_env_file=settings_file, **values)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsInvalid("\n".join(_problem(error) for error in exc.errors())) from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    """`FOLLOWUP_SENDERS='0': Input should be greater than or equal to 1`. pydantic's own text
+    quotes every value it was given, a secret's too (an API key, a token, a database password),
+    and names fields rather than the variables a user sets."""
+    name = str(error["loc"][0]) if error["loc"] else ""
+    field = Settings.model_fields.get(name)
+    variable = name
+    if field is not None:
+        alias = field.validation_alias
+        variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"FOLLOWUP_{name.upper()}"
+    secret = field is None or name == "database_url" or "SecretStr" in str(field.annotation)
+    given = "" if secret or "input" not in error else f"={error['input']!r}"
+    return f"{variable}{given}: {error['msg'].removeprefix('Value error, ')}"

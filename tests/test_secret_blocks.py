@@ -8,7 +8,7 @@ import json
 import pytest
 
 from flows.secret_blocks import with_secrets
-from followup.config import load_settings
+from followup.config import SettingsInvalid, load_settings
 from followup.samples import SAMPLE_NOW, ensure_sample
 from followup.sandbox import Sandbox, SandboxConfig
 from tests.test_cli_process import followup
@@ -77,10 +77,11 @@ def test_the_environment_wins_and_a_missing_block_leaves_its_setting_unset(block
 
 
 def test_a_block_is_validated_as_the_environment_would_be(blocks, monkeypatch):
-    blocks("followup-inbound-token", "short")
+    blocks("followup-inbound-token", "short-block-value")
     monkeypatch.setenv("FOLLOWUP_SECRET_BLOCKS", "true")
-    with pytest.raises(ValueError, match="at least 24 URL-safe characters"):
+    with pytest.raises(SettingsInvalid, match="FOLLOWUP_INBOUND_TOKEN: must be at least 24 URL-safe") as refused:
         with_secrets(load_settings())
+    assert "short-block-value" not in str(refused.value)
 
 
 def test_a_prefect_api_that_does_not_answer_is_said_and_nothing_runs(tmp_path, child_env):

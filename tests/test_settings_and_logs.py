@@ -6,9 +6,10 @@ import logging
 import re
 
 import pytest
-from pydantic import ValidationError
+from typer.testing import CliRunner
 
-from followup.config import load_settings
+from followup.cli import app
+from followup.config import SettingsInvalid, load_settings
 from followup.logs import MaskEmails, mask_email
 
 
@@ -34,7 +35,7 @@ def test_a_settings_file_is_read_and_the_environment_wins(monkeypatch, tmp_path)
 
 def test_an_impossible_share_is_refused(monkeypatch):
     monkeypatch.setenv("FOLLOWUP_MAX_BAD_SHARE", "1.5")
-    with pytest.raises(ValidationError, match="max_bad_share"):
+    with pytest.raises(SettingsInvalid, match=re.escape("FOLLOWUP_MAX_BAD_SHARE='1.5': Input should be less than")):
         load_settings()
 
 
@@ -46,8 +47,23 @@ def test_an_impossible_share_is_refused(monkeypatch):
 def test_a_company_setting_the_renderer_could_not_use_is_refused_up_front(monkeypatch, name, value, words):
     """Not a silent fallback to English or UTC, nor a failure in every message later."""
     monkeypatch.setenv(name, value)
-    with pytest.raises(ValidationError, match=re.escape(words)):
+    with pytest.raises(SettingsInvalid, match=re.escape(f"{name}={value!r}: ") + ".*" + re.escape(words)):
         load_settings()
+
+
+def test_invalid_settings_are_named_as_variables_one_a_line_and_a_secret_is_never_repeated(tmp_path):
+    token = "short-but-secret-token"
+    env = {"FOLLOWUP_DATA_DIR": str(tmp_path / "data"), "FOLLOWUP_INBOUND_TOKEN": token, "FOLLOWUP_SENDERS": "0"}
+    result = CliRunner().invoke(app, ["sweep"], env=env, catch_exceptions=False)
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[1:] == [
+        "FOLLOWUP_INBOUND_TOKEN: must be at least 24 URL-safe characters (letters, digits, - and _), e.g. the "
+        "output of `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+        "FOLLOWUP_SENDERS='0': Input should be greater than or equal to 1",
+    ]
+    assert token not in result.output and "pydantic" not in result.output
+    assert not (tmp_path / "data").exists()
 
 
 def test_company_settings_become_the_renderers_defaults(monkeypatch):

@@ -16,7 +16,7 @@ from rich.markup import escape
 from followup import logs
 from followup.cadence.spec import CadenceSpec
 from followup.cli.local_prefect import use_local_server
-from followup.config import SecretsUnreadable, Settings, load_settings
+from followup.config import SecretsUnreadable, Settings, SettingsInvalid, load_settings
 
 app = typer.Typer(
     name="followup",
@@ -98,8 +98,8 @@ def settings_or_refuse() -> Settings:
     except SecretsUnreadable as exc:  # not the user's input: a service that did not answer
         err.print(f"[red]Cannot read the secrets:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILURE) from None
-    except Exception as exc:  # pydantic's message names the variable and the bad value
-        err.print(f"[red]Settings are invalid:[/red] {escape(str(exc))}")
+    except SettingsInvalid as exc:
+        err.print("[red]Settings are invalid:[/red]\n" + escape(str(exc)))
         raise typer.Exit(EXIT_REFUSED) from None
     return settings
 
