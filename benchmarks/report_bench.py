@@ -6,11 +6,13 @@ countries, each with a cadence of 1 to 4 messages on three channels, 1,000,000 m
 5,000,000 events (processed, delivered, Apple's machine opens, human opens, clicks, proxy opens)
 and responses for about a fifth of the candidates.
 
-Two measurements, each in a fresh process so that its peak memory is its own:
+Three measurements, each in a fresh process so that its peak memory is its own:
 - report: `followup report`'s work without Prefect: read the ledger (stages.reporting), build
   the document, write the HTML, CSV and JSON;
 - floor: the same messages and events read into pandas whole, and one groupby (events per
-  message joined to the messages' channel): what any pandas report over this data starts from.
+  message joined to the messages' channel): what any pandas report over this data starts from;
+- warm list: who is warming up (stages.engagement, warm only), as each sweep publishes it and
+  `followup candidates --warm` prints it; no target, measured because every sweep pays it.
 
     python benchmarks/report_bench.py [--messages 1000000] [--events 5000000] [--db PATH]
 
@@ -189,6 +191,15 @@ def run_floor(db: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "groups": int(len(counts))}
 
 
+def run_warm(db: Path) -> dict:
+    """The sweep's warm list (and `followup candidates --warm`) over the same season."""
+    from followup.stages.engagement import EngagementSetup, candidate_engagement
+
+    started = time.perf_counter()
+    listed = candidate_engagement(EngagementSetup(f"sqlite:///{db}"), START + timedelta(days=400), warm_only=True)
+    return {"seconds": time.perf_counter() - started, "listed": len(listed)}
+
+
 def _child(stage: str, db: Path, out: Path) -> dict:
     done = subprocess.run([sys.executable, __file__, "--child", stage, "--db", str(db), "--out", str(out)],
                           capture_output=True, text=True, check=True)  # fmt: skip
@@ -201,10 +212,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--db", type=Path)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--child", choices=("report", "floor"))
+    parser.add_argument("--child", choices=("report", "floor", "warm"))
     args = parser.parse_args()
     if args.child:
-        figures = run_report(args.db, args.out) if args.child == "report" else run_floor(args.db)
+        run = {"report": lambda: run_report(args.db, args.out), "floor": lambda: run_floor(args.db),
+               "warm": lambda: run_warm(args.db)}[args.child]
+        figures = run()
         figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         print(json.dumps(figures))
         return
@@ -219,17 +232,19 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="followup-report-bench-"))
     floor = _child("floor", db, out)
     report = _child("report", db, out)
+    warm = _child("warm", db, out)
     result = {
         "benchmark": "report", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load": os.getloadavg()},
-        "messages": args.messages, "events": args.events, "report": report, "floor": floor,
+        "messages": args.messages, "events": args.events, "report": report, "floor": floor, "warm_list": warm,
         "target": {"seconds": TARGET_SECONDS, "peak_mb": TARGET_PEAK_MB},
         "met": report["seconds"] <= TARGET_SECONDS and report["peak_rss_mb"] <= TARGET_PEAK_MB,
     }  # fmt: skip
     print(json.dumps(result))
     print(f"report over {args.messages:,} messages and {args.events:,} events: {report['seconds']:.1f} s, peak "
           f"{report['peak_rss_mb']} MB (target {TARGET_SECONDS:.0f} s, {TARGET_PEAK_MB} MB); floor (pandas read "
-          f"+ one groupby): {floor['seconds']:.1f} s, peak {floor['peak_rss_mb']} MB")  # fmt: skip
+          f"+ one groupby): {floor['seconds']:.1f} s, peak {floor['peak_rss_mb']} MB; the warm list "
+          f"({warm['listed']:,} candidates): {warm['seconds']:.1f} s, peak {warm['peak_rss_mb']} MB")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ def test_followup_candidates_lists_the_ledger_warmest_first(ledger_url, tmp_path
     raw = [_event(n, f"d{n}", "delivered", 0) for n in range(4)] + [
         _event(0, "o0", "open", 0.05),  # c0: a pre-fetch on arrival
         _event(0, "o0b", "open", 90, sg_machine_open=True),  # c0: Apple's, later
+        _event(1, "c1s", "click", 0.05, useragent=SAFARI),  # c1: a link scanner on arrival
         _event(1, "o1", "open", 45, useragent=SAFARI),  # c1: warming
         _event(2, "c2", "click", 50, useragent=SAFARI),  # c2: warm
         _event(3, "o3", "open", 60 * 24 * 5, useragent=SAFARI),  # c3: after --now, not yet
