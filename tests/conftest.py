@@ -121,6 +121,25 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+        _drain_prefect_workers(timeout_s=30)
+
+
+def _drain_prefect_workers(timeout_s: float) -> None:
+    """The harness drains Prefect's log and event workers at its exit with no time limit, and a
+    worker left holding events for a server a test has since stopped (a scale-out or local-server
+    test starts its own) can wait on it for good: a session once hung there, every test passed.
+    Drained here first, bounded; a drained worker is gone, so the harness's own drain finds none.
+    What could not be delivered is said, not waited for."""
+    import sys
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        _, pending = service.drain_all(timeout=timeout_s)
+        if pending:
+            print(f"\n{service.__name__}: {len(pending)} worker(s) not drained within {timeout_s:g} s at the "
+                  "session's end (their server is gone)", file=sys.stderr)
 
 
 def _admin(statement: str) -> None:
