@@ -125,11 +125,11 @@ def prefect_harness():
 
 
 def _drain_prefect_workers(timeout_s: float) -> None:
-    """The harness drains Prefect's log and event workers at its exit with no time limit, and a
-    worker left holding events for a server a test has since stopped (a scale-out or local-server
-    test starts its own) can wait on it for good: a session once hung there, every test passed.
-    Drained here first, bounded; a drained worker is gone, so the harness's own drain finds none.
-    What could not be delivered is said, not waited for."""
+    """The harness drains Prefect's log and event workers at its exit with no time limit: a
+    session once hung there, every test passed, the machine idle (most likely a worker holding
+    events for a server a test had since stopped: scale-out and local-server tests start their
+    own). Drained here first, bounded; a drained worker is gone, so the harness's own drain finds
+    none. What could not be delivered is said, not waited for."""
     import sys
 
     from prefect.events.worker import EventsWorker
