@@ -98,16 +98,17 @@ class SandboxApp:
         self._due: list[tuple[float, int, dict]] = []
         self._due_lock = threading.Lock()
         self._order = itertools.count()
+        # The business clock it was told (set_clock, POST /sandbox/clock); None: the real one.
+        self.business_now: datetime | None = None
+        # Replies due by business time, as _due: (unix time, order, (message_key, email, index, reply, ...)).
+        self._replies_due: list[tuple[float, int, tuple]] = []
+        # Last: each poster's thread starts at once and reads the state above through its source.
         self.poster = (
             EventPoster(config.webhook_url, self.signer, config.event_interval_s, config.duplicate_rate, config.seed,
                         source=self._take_due if config.behaviour else None)  # fmt: skip
             if config.webhook_url
             else None
         )
-        # The business clock it was told (set_clock, POST /sandbox/clock); None: the real one.
-        self.business_now: datetime | None = None
-        # Replies due by business time, as _due: (unix time, order, (message_key, email, index, reply, ...)).
-        self._replies_due: list[tuple[float, int, tuple]] = []
         self.replier = (
             ReplyPoster(config.inbound_url, config.event_interval_s, source=self._take_replies)
             if config.inbound_url and config.behaviour
