@@ -35,31 +35,29 @@ def signals(engine: Engine, now: datetime) -> dict[str, list[Signal]]:
     SQLAlchemy, took 52 s and 2.3 GB here, every sweep."""
     responses = sorted(outcome.value for outcome in RESPONSES)
     found: dict[str, list[Signal]] = defaultdict(list)
-    delivered: dict[str, datetime] = {}
     with engine.connect() as conn:
         sql = DriverSql.of(conn.dialect)
         agent = "json_extract(e.payload, '$.useragent')" if sql.sqlite else "e.payload ->> 'useragent'"
         answered, outcomes = sql.one_of("r.outcome", responses)
         query = (
             f"SELECT m.candidate_id, e.message_key, e.event, e.occurred_at, "
-            f"CASE WHEN e.event = 'open' THEN {agent} END, m.delivered_at "
+            f"CASE WHEN e.event = 'open' THEN {agent} END, "
+            f"CASE WHEN m.delivered_at <= {sql.mark} THEN m.delivered_at END "
             "FROM events AS e JOIN messages AS m ON m.message_key = e.message_key "
             f"WHERE e.event IN ('open', 'click') AND e.matched AND e.occurred_at <= {sql.mark} "
             "AND NOT (e.event = 'open' AND e.machine_open) "
             "AND NOT EXISTS (SELECT 1 FROM responses AS r WHERE r.candidate_id = m.candidate_id "
             f"AND r.received_at <= {sql.mark} AND {answered})"
         )
+        named: set[str] = set()  # messages whose delivery is listed
         for cid, key, event, at, useragent, delivered_at in conn.exec_driver_sql(
-            query, (sql.time(now), sql.time(now), *outcomes)
+            query, (sql.time(now), sql.time(now), sql.time(now), *outcomes)
         ):
-            found[cid].append(Signal(key, event, read_time(at), False, useragent))
-            if delivered_at is not None and key not in delivered:
-                delivered[key] = read_time(delivered_at)
-    moment = as_utc(now)
-    for cid, listed in found.items():
-        for key in {signal.message_key for signal in listed}:
-            if key in delivered and delivered[key] <= moment:
-                listed.append(Signal(key, "delivered", delivered[key]))
+            listed = found[cid]
+            listed.append(Signal(key, event, read_time(at), False, useragent))
+            if delivered_at is not None and key not in named:
+                named.add(key)
+                listed.append(Signal(key, "delivered", read_time(delivered_at)))
     return found
 
 
