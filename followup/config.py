@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -371,12 +371,18 @@ def _problem(error: ErrorDetails) -> str:
     """`FOLLOWUP_SENDERS='0': Input should be greater than or equal to 1`. pydantic's own text
     quotes every value it was given, a secret's too (an API key, a token, a database password),
     and names fields rather than the variables a user sets."""
-    name = str(error["loc"][0]) if error["loc"] else ""
-    field = Settings.model_fields.get(name)
-    variable = name
-    if field is not None:
-        alias = field.validation_alias
-        variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"FOLLOWUP_{name.upper()}"
-    secret = field is None or name == "database_url" or "SecretStr" in str(field.annotation)
+    given_as = str(error["loc"][0]) if error["loc"] else ""
+    variable, secret = _variable(given_as)
     given = "" if secret or "input" not in error else f"={error['input']!r}"
     return f"{variable}{given}: {error['msg'].removeprefix('Value error, ')}"
+
+
+def _variable(given_as: str) -> tuple[str, bool]:
+    """The variable a setting is read from, by its field name or its alias, and whether its value
+    is a secret (unknown: taken for one)."""
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"FOLLOWUP_{name.upper()}"
+        if given_as in (name, variable):
+            return variable, name == "database_url" or SecretStr in (field.annotation, *get_args(field.annotation))
+    return given_as, True

@@ -66,6 +66,13 @@ def test_invalid_settings_are_named_as_variables_one_a_line_and_a_secret_is_neve
     assert not (tmp_path / "data").exists()
 
 
+def test_a_setting_read_by_its_own_name_is_named_so_and_only_a_secret_hides_its_value():
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings(SENDGRID_API_KEY=5, SENDGRID_API_HOST=7)
+    assert str(refused.value).splitlines() == [
+        "SENDGRID_API_KEY: Input should be a valid string", "SENDGRID_API_HOST=7: Input should be a valid string"]
+
+
 def test_company_settings_become_the_renderers_defaults(monkeypatch):
     monkeypatch.setenv("FOLLOWUP_LOCALE", "pt-BR")
     monkeypatch.setenv("FOLLOWUP_OFFICE", "1 Sample Street")
