@@ -27,6 +27,7 @@ from followup.stages.overlap import rendering_underway
 from followup.cadence.spec import CadenceSpec
 from followup.stages.planning import PlanResult, PlanSetup, default_campaign_name
 from followup.stages.rendering import RenderSetup
+from followup.stages import workers
 from followup.stages.summaries import CampaignSummary
 from flows.import_batch import import_batch
 from flows.secret_blocks import run_settings
@@ -73,6 +74,10 @@ def run_campaign(
         name = campaign or default_campaign_name(Path(path))
     except OSError as exc:
         return CampaignSummary(campaign="", batch=_no_batch(), status="refused", reason=f"cannot read {path}: {exc}")
+    if email is None and setup.senders > 1:
+        # A big batch renders and sends from worker processes: their server imports what they
+        # need on the other core while this one imports and plans the batch (stages.workers).
+        workers.start_early()
     # The import's steps run in this flow run, as its own tasks (.fn), not as a subflow run: a
     # subflow costs a flow run created on the server (0.1 s quiet, 2.3 s measured under a big
     # run's load) and the wait for its heartbeat thread at its end (up to 1 s), before anything

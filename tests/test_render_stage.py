@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import sqlalchemy as sa
 from typer.testing import CliRunner
@@ -14,7 +15,7 @@ from followup.config import Settings
 from followup.models import Decision, Message
 from followup.stages.rendering import RenderSetup
 from followup.samples import ensure_sample
-from followup.store import open_ledger
+from followup.store import close_ledger, open_ledger
 from followup.store.batches import BatchRecord, store_batch
 from followup.store.messages import planned_ids, save_render_results
 from tasks.rendering import render_messages
@@ -83,6 +84,29 @@ def test_a_big_campaign_renders_over_worker_processes_the_same_as_in_one(ledger_
         conn.execute(sa.update(Message).values(status="planned", template=None, subject=None, text_body=None))
     render_messages.fn(ledger_url, ids, RenderSetup())
     assert statuses(ledger_url) == in_processes
+
+
+def test_render_workers_forked_after_the_run_changed_directory_open_the_same_relative_ledger(tmp_path, monkeypatch):
+    """The workers come from a server started earlier, elsewhere (a flow run's start, or another
+    test's): they still work in the caller's directory, so `sqlite:///followup.db` is one file."""
+    from followup.stages import rendering as render_stage
+    from followup.stages import workers
+
+    workers.start_early()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(render_stage, "CHUNK", 7)
+    url = "sqlite:///followup.db"
+    try:
+        decisions = import_sample(url, tmp_path)
+        plan(url, decisions)
+        ids = planned_ids(open_ledger(url), campaign="nov")
+        counts = render_stage.render_in_processes(url, ids, RenderSetup(), None, 2)
+        rows = statuses(url)
+    finally:
+        close_ledger(url)  # the next test's relative URL is another file
+    assert counts == {"rendered": len(decisions), "failed": 0}
+    assert len(rows) == len(decisions) and {row.status for row in rows.values()} == {"rendered"}
+    assert [path.relative_to(tmp_path) for path in tmp_path.rglob("followup.db")] == [Path("followup.db")]
 
 
 def test_the_company_settings_reach_the_render_stage(ledger_url, tmp_path):

@@ -13,7 +13,6 @@ off only past a few thousand messages. The workers import no Prefect.
 from __future__ import annotations
 
 import functools
-import multiprocessing
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pydantic import SecretStr
 from followup.config import Settings
 from followup.rendering import Renderer, render_chunk
 from followup.secret_key import signing_secret
+from followup.stages import workers
 from followup.store import open_ledger
 from followup.store.messages import planned_ids, rows_for_render, save_render_results
 
@@ -101,9 +101,9 @@ def render_chunks(ledger_url: str, ids: Sequence[int], setup: RenderSetup, now: 
 def render_in_processes(
     ledger_url: str, ids: Sequence[int], setup: RenderSetup, now: datetime | None, processes: int
 ) -> dict[str, int]:
-    """Every chunk of `ids`, spread over `processes` spawned workers; the counts added up."""
+    """Every chunk of `ids`, spread over `processes` workers; the counts added up."""
     work = [(ledger_url, chunk, setup, now) for chunk in chunks(ids)]
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+    with workers.context().Pool(processes) as pool:
         results = pool.starmap(render_and_store, work, chunksize=1)
     total: Counter = Counter()
     for result in results:

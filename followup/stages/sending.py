@@ -14,7 +14,6 @@ below what two cores can drive.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -25,6 +24,7 @@ from followup.sending.daily_cap import DailyAllowance
 from followup.sending.envelopes import EnvelopeBuilder
 from followup.sending.routing import on_call_sheets, router_for
 from followup.sending.setup import SendingRefused, SendSetup, check_can_send, sender_address
+from followup.stages import workers
 from followup.store import control, open_ledger, owners, recovery, stop_rules, suppressions, windows
 from followup.store import sending as sending_store
 from followup.store.control import campaigns_with_due
@@ -86,8 +86,7 @@ def send_stage(
     if setup.senders > 1 and email is None and not _worth_processes(setup, business_now, campaign, more_coming):
         setup = setup.in_one_process()
     if setup.senders > 1 and email is None:
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(setup.senders) as pool:
+        with workers.context().Pool(setup.senders) as pool:
             work = [(setup, business_now, campaign, None, more_coming)] * setup.senders
             report = SendReport.merge(pool.starmap(_send_one, work))
     else:
@@ -99,10 +98,11 @@ def send_stage(
 
 def _worth_processes(setup: SendSetup, business_now: datetime, campaign: str | None,
                      more_coming: Callable[[], bool] | None) -> bool:
-    """Whether enough is due to pay for starting sender processes: each takes 1.5-2 s to start
-    here (a new interpreter, its imports), as long as one process takes to send about 40 rounds
-    of its requests in flight at SendGrid's ~100 ms. A sweep or a small campaign sends sooner
-    from this process. While rendering is under way (`more_coming`) it is a big campaign."""
+    """Whether enough is due to pay for starting sender processes: where their server is not
+    running yet (stages.workers; a sweep's, say) they wait 1-2 s here for its imports, as long as
+    one process takes to send about 40 rounds of its requests in flight at SendGrid's ~100 ms. A
+    sweep or a small campaign sends sooner from this process. While rendering is under way
+    (`more_coming`) it is a big campaign."""
     if more_coming is not None:
         return True
     enough = _ROUNDS_WORTH_PROCESSES * setup.policy.concurrency
