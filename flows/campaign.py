@@ -76,8 +76,9 @@ def run_campaign(
         return CampaignSummary(campaign="", batch=_no_batch(), status="refused", reason=f"cannot read {path}: {exc}")
     if email is None and setup.senders > 1:
         # A big batch renders and sends from worker processes: their server imports what they
-        # need on the other core while this one imports and plans the batch (stages.workers).
-        workers.start_early()
+        # need, and Great Expectations for the batch's suite, on the other core while this one
+        # reads the batch (stages.workers). `followup run` has started it already.
+        workers.start_early(validation=True)
     # The import's steps run in this flow run, as its own tasks (.fn), not as a subflow run: a
     # subflow costs a flow run created on the server (0.1 s quiet, 2.3 s measured under a big
     # run's load) and the wait for its heartbeat thread at its end (up to 1 s), before anything

@@ -270,6 +270,24 @@ def test_data_docs_are_built_for_the_batch(checked, docs_dir):
     assert "candidate_id is unique within the batch" in page and "hired" in page
 
 
+def test_the_suite_run_in_a_worker_process_gives_the_same_verdict_and_docs(raw, checked, docs_dir):
+    """`followup run` validates in a worker forked from a server that imported Great Expectations
+    (followup.stages.workers): the same rows pass, the same reasons quarantine, the docs are built."""
+    from followup.stages import workers
+
+    elsewhere = validate_batch(raw, batch_id="b-worker", docs_dir=docs_dir, suite=workers.run_suite)
+    pd.testing.assert_frame_equal(elsewhere.valid, checked.valid)
+    pd.testing.assert_frame_equal(elsewhere.quarantine, checked.quarantine)
+    assert elsewhere.data_docs == docs_dir / "b-worker" / "index.html" and elsewhere.data_docs.is_file()
+
+
+def test_a_batch_id_that_cannot_name_a_folder_fails_the_same_in_a_worker(raw):
+    from followup.stages import workers
+
+    with pytest.raises(ValueError, match="cannot name a folder"):
+        workers.run_suite(validation.prepare(raw, None, None, 1000).checks, "../escape", Path("docs"))
+
+
 def test_naive_dates_are_local_time_and_defaults_apply():
     rows = [
         person("NY", timezone="America/New_York", decided_at="2026-11-20 14:30", meeting_at="11/20/2026 2:30 PM"),

@@ -82,11 +82,14 @@ def run(
     cadence = cadence_or_refuse(settings)
     if not dry_run:
         _sending_settings(settings)
+    from followup.stages import workers
+
+    # Great Expectations and the render and send workers' modules load in a server process, on
+    # the other core, while this one imports the flow and Prefect starts it (stages.workers).
+    workers.start_early(validation=True)
     from flows.campaign import run_campaign
     from followup.stages.planning import default_campaign_name
-    from followup.validation import prepare_in_background
 
-    prepare_in_background()  # while Prefect's server starts, rather than in the validation task
     name = campaign or default_campaign_name(file)
     if dry_run:  # it renders into a scratch ledger that nothing can watch: a spinner will do
         with err.status(Text(f"Dry run of {name}: importing, planning, rendering…"), spinner="dots"):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from followup import importing, validation
 from followup.config import Settings
+from followup.stages import workers
 from followup.store import open_ledger
 from followup.store.batches import BatchRecord, find_imported, new_batch_id, record_refusal, store_batch
 
@@ -127,6 +128,7 @@ def validate(raw: importing.RawBatch, record: BatchRecord, setup: ImportSetup) -
         default_country=setup.default_country,
         default_timezone=setup.default_timezone,
         max_cell_chars=setup.limits.max_cell_chars,
+        suite=workers.run_suite if workers.suite_in_worker() else validation.run_suite,
     )
     quarantine_file = validation.write_quarantine(checked, setup.quarantine_dir / f"{record.id}.csv")
     return checked, quarantine_file

@@ -30,6 +30,7 @@ Why this shape (measured with GX 1.24 on the 2-core benchmark machine, 1M rows):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,16 +120,18 @@ def validate_batch(
     default_country: str | None = None,
     default_timezone: str | None = None,
     max_cell_chars: int = ReadLimits().max_cell_chars,
+    suite: Callable[[pd.DataFrame, str, Path | None], tuple[dict[str, np.ndarray], Path | None]] = run_suite,
 ) -> Validated:
     """Check every record: typed good rows in `valid`, the others (and malformed records) in `quarantine`.
 
     Naive dates are wall time in the row's timezone, else `default_timezone`, else UTC;
     national phone numbers are read for the row's country, else `default_country`. A cell
     longer than `max_cell_chars` fails its record, and is cut to that length in the quarantine.
+    `suite`: run_suite, or what runs it elsewhere (followup.stages.workers).
     """
     check_batch_id(batch_id)  # before the work, not after it
     prepared = prepare(raw, default_country, default_timezone, max_cell_chars)
-    failing, docs = run_suite(prepared.checks, batch_id, docs_dir)
+    failing, docs = suite(prepared.checks, batch_id, docs_dir)
     failures = find_failures(raw, prepared, failing)
     good = np.ones(len(raw.frame), dtype=bool)
     good[failures.index.to_numpy()] = False

@@ -13,6 +13,10 @@ import pandas as pd
 
 from followup.validation.rules import RULES, SUITE_NAME, SUITE_VERSION, Rule
 
+# Before Great Expectations is imported anywhere in this process (a worker server preloads this
+# module first for that reason): its analytics would call the internet.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
 _gx_lock = threading.Lock()  # one context per process; Prefect may run tasks in threads
 _gx_cache: dict[str, object] = {}
 
@@ -35,7 +39,6 @@ def _expectation(rule: Rule):
 def _gx():
     """The ephemeral context and the suite's validation definition, built once per process."""
     if "definition" not in _gx_cache:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine
