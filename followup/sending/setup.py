@@ -1,6 +1,6 @@
 """What sending needs from the settings, in small frozen objects made at the entry point
 (DESIGN.md, Configuration): how email leaves (EmailSetup) and everything a send stage needs
-(SendSetup). Both pickle, so a spawned sender process gets the same.
+(SendSetup). Both pickle, so a sender process gets the same.
 
 No key and no explicit transport is a refusal, never a silent no-op.
 """

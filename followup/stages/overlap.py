@@ -6,7 +6,7 @@ rendered while the render workers go on with the rest.
         send_stage(setup, business_now=now, campaign=name, more_coming=underway)
 
 A sender that finds nothing due asks `more_coming()` before it finishes, and waits for more while
-rendering goes on. The flag is a file, so that spawned sender processes see it too; it is removed
+rendering goes on. The flag is a file, so that sender processes see it too; it is removed
 when rendering ends, however it ends, so a sender never waits on a renderer that is gone.
 
 Nothing about exactly-once changes: rendering only moves rows from `planned` to `rendered`, and a
@@ -25,7 +25,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class RenderingUnderway:
-    """True while rendering goes on. Picklable: a spawned sender gets the same flag."""
+    """True while rendering goes on. Picklable: a sender process gets the same flag."""
 
     path: Path
 

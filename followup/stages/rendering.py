@@ -37,7 +37,7 @@ PARALLEL_FROM = 10_000
 class RenderSetup:
     """What rendering needs besides the rows: the user's templates, if any, the company's
     settings, the secret that signs unsubscribe links, and the variants not to send. Hashable,
-    so a process compiles the templates once per setup, and picklable, so a spawned worker gets
+    so a process compiles the templates once per setup, and picklable, so a worker process gets
     the same. The secret is a SecretStr: a repr or a log line shows asterisks."""
 
     templates_dir: Path | None = None
