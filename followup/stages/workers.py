@@ -38,7 +38,8 @@ def _server(validation: bool) -> BaseContext:
     global _with_validation
     found = multiprocessing.get_context("forkserver")
     if _with_validation is None:
-        # Validation first: it is needed seconds before the first render or send.
+        # Validation first (after the caller's main module, which multiprocessing always imports
+        # first): it is needed seconds before the first render or send.
         found.set_forkserver_preload((_VALIDATION if validation else []) + _WORKERS)
         _with_validation = validation
     forkserver.ensure_running()  # returns once the server is launched, before its imports end
