@@ -8,9 +8,9 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
-import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -139,11 +139,20 @@ def test_a_configured_api_is_never_overridden(recorded_server, monkeypatch, tmp_
     assert local_prefect.use_local_server() == recorded_server
     monkeypatch.delenv("PREFECT_API_URL")
 
-    # ...nor the settings of a process that has loaded Prefect already (a test harness).
-    loaded = types.SimpleNamespace(get_current_settings=lambda: types.SimpleNamespace(
-        api=types.SimpleNamespace(url="http://127.0.0.1:1/api")))  # fmt: skip
-    monkeypatch.setitem(sys.modules, "prefect.settings", loaded)
-    assert local_prefect.use_local_server() is None and "PREFECT_API_URL" not in os.environ
+    # ...nor the settings of a process that has loaded Prefect already (a test harness): in a
+    # process of its own, since swapping this one's prefect.settings would pull it from under the
+    # Prefect log and event threads that earlier tests left running (seen: an APILogWorker died).
+    loaded = (
+        "import os\n"
+        "from prefect.settings import PREFECT_API_URL, temporary_settings\n"
+        "from followup.cli import local_prefect\n"
+        "with temporary_settings({PREFECT_API_URL: 'http://127.0.0.1:1/api'}):\n"
+        "    print(local_prefect.use_local_server(), os.environ.get('PREFECT_API_URL'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PREFECT_HOME": str(tmp_path)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "None"]
 
 
 def test_nothing_answering_or_a_record_off_loopback_leaves_the_temporary_server(recorded_server, tmp_path):
